@@ -1,0 +1,96 @@
+"""VendorClient: one public method per vendor endpoint, over one shared httpx client.
+
+The per-endpoint methods come from the generated :class:`VendorEndpointMethods`; all of them
+go through :meth:`VendorClient.call`, which adds the token (refreshing it once on 40003),
+sends the request and turns a non-success code into its typed error. Retries of transient
+errors are the caller's policy (the command pipeline's), not the client's: the client makes
+exactly one vendor attempt per call, plus at most one after a token refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from gateway.vendor.auth import TokenProvider
+from gateway.vendor.client_methods import VendorEndpointMethods
+from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT, to_form
+from gateway.vendor.endpoints import BY_COMMAND, BY_PATH
+from gateway.vendor.endpoints.app import TOKEN_GET, TokenGetRequest
+from gateway.vendor.errors import TokenInvalidError, VendorProtocolError, error_for_code
+from gateway.vendor.transport import VendorTransport
+
+__all__ = ["VendorClient"]
+
+log = logging.getLogger("gateway.vendor")
+
+
+class VendorClient(VendorEndpointMethods):
+    """The vendor API for one account."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        access_key: SecretStr,
+        secret_key: SecretStr,
+        token_ttl_s: float | None = None,
+    ) -> None:
+        self._transport = VendorTransport(http)
+        self._http = http
+        self._credentials = TokenGetRequest(access_key=access_key, secret_key=secret_key)
+        self.tokens = TokenProvider(self._fetch_token, ttl_s=token_ttl_s)
+
+    def __repr__(self) -> str:
+        return f"VendorClient(base_url={str(self._http.base_url)!r}, tokens={self.tokens!r})"
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP client."""
+        await self._http.aclose()
+
+    async def _fetch_token(self) -> str:
+        answer = await self._send(TOKEN_GET, self._credentials, token=None)
+        token = getattr(answer, "token", None)
+        if not isinstance(token, str) or not token:
+            raise VendorProtocolError(
+                "/app/get_token answered without a token", endpoint=TOKEN_GET.path
+            )
+        return token
+
+    async def call(self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT) -> AnswerT:
+        """Send ``request``; a refused token is refreshed once and the call repeated."""
+        if not endpoint.needs_token:
+            return await self._send(endpoint, request, token=None)
+        token = await self.tokens.get()
+        try:
+            return await self._send(endpoint, request, token=token)
+        except TokenInvalidError:
+            log.info("vendor refused the token on %s; refreshing it once", endpoint.path)
+            self.tokens.invalidate(token)
+            return await self._send(endpoint, request, token=await self.tokens.get())
+
+    async def call_command(self, command_type: str, payload: Mapping[str, Any]) -> Any:
+        """Validate ``payload`` against a command type's request model and send it."""
+        endpoint = BY_COMMAND[command_type]
+        return await self.call(endpoint, endpoint.request_model.model_validate(payload))
+
+    async def call_path(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """Validate ``payload`` against a vendor path's request model and send it."""
+        endpoint = BY_PATH[path]
+        return await self.call(endpoint, endpoint.request_model.model_validate(payload))
+
+    async def _send(
+        self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT, *, token: str | None
+    ) -> AnswerT:
+        params, files = to_form(request)
+        if token is not None:
+            params["token"] = token
+        body = await self._transport.send(endpoint, params, files)
+        if body["ret"] != 0:
+            msg = body.get("msg")
+            raise error_for_code(body["ret"], str(msg) if msg is not None else None, endpoint.path)
+        return endpoint.response_model.model_validate(body)
