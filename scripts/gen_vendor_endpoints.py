@@ -54,7 +54,7 @@ TYPE_OVERRIDES = {
 }
 
 # Parameters whose value is secret: typed SecretStr so repr, logs and errors never show them.
-SECRET_PARAMS = {"password", "host_password", "access_key", "secret_key", "licence_cert"}
+SECRET_PARAMS = {"password", "host_password", "access_key", "secret_key"}
 
 PY_TYPES = {
     "string": "str",
@@ -206,7 +206,9 @@ def render_client(all_endpoints: list[tuple[str, dict]], names: dict) -> str:
         '    """The vendor API, one coroutine per endpoint."""',
         "",
         "    @abstractmethod",
-        "    async def call(self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT) -> AnswerT:",
+        "    async def call(",
+        "        self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT",
+        "    ) -> AnswerT:",
         '        """Send one request to the vendor and return its (successful) answer."""',
     ]
     for module, e in all_endpoints:

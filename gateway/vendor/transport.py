@@ -54,10 +54,6 @@ class HttpLimits:
 
 def build_http_client(base_url: str, limits: HttpLimits = HttpLimits()) -> httpx.AsyncClient:
     """The one shared ``httpx.AsyncClient`` for an account's vendor base URL."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _httpx_filter not in logger.filters:
-            logger.addFilter(_httpx_filter)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(
@@ -118,6 +114,11 @@ class VendorTransport:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+        # httpx logs request URLs at INFO; GET-only endpoints carry the token in theirs.
+        for name in ("httpx", "httpcore"):
+            logger = logging.getLogger(name)
+            if _httpx_filter not in logger.filters:
+                logger.addFilter(_httpx_filter)
 
     async def send(
         self,

@@ -79,7 +79,7 @@ class SystemInfoGetResponse(VendorAnswer):
 class FilePermitApplyRequest(VendorRequest):
     """Parameters of `/app/apply_file_permit`: Apply (install) a licence certificate given as `licence_cert` (inferred from path and parameter name; Chinese description unreadable)."""
 
-    licence_cert: SecretStr = Field(
+    licence_cert: str = Field(
         description="Licence certificate (long hex string in the example); a parenthetical note is unreadable.",
         json_schema_extra={"x-vendor-type": "string", "x-printed-type": "string"},
     )
@@ -94,7 +94,7 @@ class FilePermitApplyResponse(VendorAnswer):
 class FilePermitDeleteRequest(VendorRequest):
     """Parameters of `/app/delete_file_permit`: Delete a licence permit identified by `licence_cert` (inferred from path and parameter name; description unreadable)."""
 
-    licence_cert: SecretStr = Field(
+    licence_cert: str = Field(
         description="Licence certificate (same form as for /app/apply_file_permit).",
         json_schema_extra={"x-vendor-type": "string", "x-printed-type": "string"},
     )
