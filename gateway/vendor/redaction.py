@@ -48,7 +48,14 @@ class RedactingFilter(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_text(str(a)) for a in record.args)
+            record.args = tuple(_redact_arg(a) for a in record.args)
         elif isinstance(record.args, Mapping):
-            record.args = {k: redact_text(str(v)) for k, v in record.args.items()}
+            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
         return True
+
+
+def _redact_arg(arg: object) -> object:
+    # Numbers stay numbers so that %d and %f placeholders still format.
+    if isinstance(arg, int | float) or arg is None:
+        return arg
+    return redact_text(str(arg))
