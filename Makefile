@@ -1,0 +1,59 @@
+# One task runner for people and CI (.ci/run calls `make test`).
+# A fresh machine needs only python3.11, Java 17 + Maven (Kafka) and apt (Redis): everything
+# else is installed here, pinned by uv.lock.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install services services-down test unit lint generate demo simulator clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	python3.11 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The venv is rebuilt whenever the lock file changes.
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python python3.11
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the project with its dev extras (from uv.lock)
+
+services: ## start local Kafka and Redis if they are not running
+	scripts/services.sh up
+
+services-down: ## stop local Kafka and Redis
+	scripts/services.sh down
+
+test: install services ## the whole suite, against real Kafka, Redis and the simulator
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: install ## unit tests only (nothing running needed)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check gateway tests scripts
+	$(VENV)/bin/ruff format --check gateway tests scripts
+	$(VENV)/bin/mypy gateway
+
+generate: install ## regenerate the vendor endpoint modules from the spec
+	$(PY) scripts/gen_vendor_endpoints.py
+
+demo: install ## the main job on this machine with embedded defaults
+	$(VENV)/bin/gateway demo
+
+simulator: install ## run the vendor simulator on 127.0.0.1:9610
+	$(VENV)/bin/gateway simulator
+
+clean: ## remove the venv and caches (not the Kafka jars)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

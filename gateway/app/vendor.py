@@ -1,0 +1,29 @@
+"""Building the vendor client from settings (the composition root's job)."""
+
+from __future__ import annotations
+
+from gateway.settings import VendorSettings
+from gateway.vendor import HttpLimits, VendorClient, build_http_client
+
+__all__ = ["build_vendor_client"]
+
+
+def build_vendor_client(settings: VendorSettings) -> VendorClient:
+    """A VendorClient on its own pooled httpx client, configured from ``settings``."""
+    http = build_http_client(
+        settings.base_url,
+        HttpLimits(
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            write_timeout_s=settings.write_timeout_s,
+            pool_timeout_s=settings.pool_timeout_s,
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_keepalive_connections,
+        ),
+    )
+    return VendorClient(
+        http,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        token_ttl_s=settings.token_ttl_s,
+    )

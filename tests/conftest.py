@@ -1,0 +1,39 @@
+"""Shared fixtures: the real services (tests/services.py) and the simulator over a socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway.app.embedded_simulator import embedded_simulator
+from gateway.app.vendor import build_vendor_client
+from gateway.settings import VendorSettings
+from gateway.vendor import VendorClient
+from tests.services import kafka_bootstrap, redis_url  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="session")
+async def simulator_url() -> AsyncIterator[str]:
+    """The vendor simulator, served by uvicorn on a free loopback port for the whole session."""
+    async with embedded_simulator() as url:
+        yield url
+
+
+@pytest.fixture
+async def sim(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the simulator's scenario API; the simulator is reset before each test."""
+    async with httpx.AsyncClient(base_url=simulator_url) as client:
+        (await client.post("/_sim/reset")).raise_for_status()
+        yield client
+
+
+@pytest.fixture
+async def vendor_client(
+    simulator_url: str, sim: httpx.AsyncClient
+) -> AsyncIterator[VendorClient]:
+    """The real vendor client talking HTTP to the (freshly reset) simulator."""
+    client = build_vendor_client(VendorSettings(base_url=simulator_url))
+    yield client
+    await client.aclose()
