@@ -53,6 +53,22 @@ TYPE_OVERRIDES = {
     ("/room/get_record_list", "room_id"): "string",
 }
 
+# Parameters the vendor's own tables omit but its changelog or example requests use
+# (docs/vendor-reference-audit.md, item 2): optional, sent only when the caller sets them.
+ADDED_PARAMS: dict[str, list[tuple[str, str, str]]] = {
+    "/room/create": [("enable_voice_activated", "bool", "changelog 2024/11/14")],
+    "/room/update": [("enable_voice_activated", "bool", "changelog 2024/11/14")],
+    "/room/get_record": [("enable_fuzzy_query", "bool", "changelog")],
+    "/room/mix_live/start": [
+        ("audio_mixer_users", "json-string", "changelog"),
+        ("record_id", "string", "example request"),
+    ],
+    "/sip/account/create": [("number", "string", "example request (number=23)")],
+    "/sip/account/update": [("number", "string", "example request (number=23)")],
+    "/room/delete_record": [("room_id", "string", "example request")],
+    "/media/play": [("name", "string", "example request")],
+}
+
 # Parameters whose value is secret: typed SecretStr so repr, logs and errors never show them.
 SECRET_PARAMS = {"password", "host_password", "access_key", "secret_key"}
 
@@ -123,7 +139,17 @@ def render_area(area: str, endpoints: list[dict], names: dict[str, tuple[str, st
         req, resp = f"{ctype}Request", f"{ctype}Response"
         const = snake(ctype).upper()
         exported += [req, resp, const]
-        params = [p for p in e["params"] if p["name"] != "token"]
+        params = [p for p in e["params"] if p["name"] != "token"] + [
+            {
+                "name": name,
+                "type": vtype,
+                "type_as_printed": "(not in the table)",
+                "required": False,
+                "default": None,
+                "meaning": f"Not in the vendor's parameter table; used in its {source}.",
+            }
+            for name, vtype, source in ADDED_PARAMS.get(path, [])
+        ]
         skipped = [p["name"] for p in params if not is_identifier(p["name"])]
         purpose = (e.get("purpose") or "").replace('"""', "'")
         out += ["", f"class {req}(VendorRequest):", f'    """Parameters of `{path}`: {purpose}']

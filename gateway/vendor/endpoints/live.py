@@ -45,6 +45,16 @@ class StartLiveRequest(VendorRequest):
         description="Video layout; same format as `videos` of /room/mix_record/start (rest unclear).",
         json_schema_extra={"x-vendor-type": "json-string", "x-printed-type": "string"},
     )
+    audio_mixer_users: JsonParam | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its changelog.",
+        json_schema_extra={"x-vendor-type": "json-string", "x-printed-type": "(not in the table)"},
+    )
+    record_id: str | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its example request.",
+        json_schema_extra={"x-vendor-type": "string", "x-printed-type": "(not in the table)"},
+    )
 
 
 class StartLiveResponse(VendorAnswer):

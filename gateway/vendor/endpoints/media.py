@@ -143,6 +143,11 @@ class MediaPlayRequest(VendorRequest):
             "x-vendor-default": True,
         },
     )
+    name: str | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its example request.",
+        json_schema_extra={"x-vendor-type": "string", "x-printed-type": "(not in the table)"},
+    )
 
 
 class MediaPlayResponse(VendorAnswer):

@@ -103,6 +103,11 @@ class RecordGetRequest(VendorRequest):
         description='Recording/exporter type filter. Values 0, 3, 6, 9, 11, 13 are legible; their meanings are unclear in source (one mentions "all").',
         json_schema_extra={"x-vendor-type": "int", "x-printed-type": "int"},
     )
+    enable_fuzzy_query: bool | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its changelog.",
+        json_schema_extra={"x-vendor-type": "bool", "x-printed-type": "(not in the table)"},
+    )
 
 
 class RecordGetResponse(VendorAnswer):

@@ -99,6 +99,11 @@ class RoomCreateRequest(VendorRequest):
             "x-vendor-default": False,
         },
     )
+    enable_voice_activated: bool | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its changelog 2024/11/14.",
+        json_schema_extra={"x-vendor-type": "bool", "x-printed-type": "(not in the table)"},
+    )
 
 
 class RoomCreateResponse(VendorAnswer):
@@ -148,6 +153,11 @@ class RoomUpdateRequest(VendorRequest):
         None,
         description="Host password (inferred).",
         json_schema_extra={"x-vendor-type": "string", "x-printed-type": "string"},
+    )
+    enable_voice_activated: bool | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its changelog 2024/11/14.",
+        json_schema_extra={"x-vendor-type": "bool", "x-printed-type": "(not in the table)"},
     )
 
 

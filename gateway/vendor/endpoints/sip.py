@@ -159,6 +159,11 @@ class SipAccountCreateRequest(VendorRequest):
         description="Whether this is the default SIP account of the bound media server: 1 = default, 0 = not default (partly legible; a note says it only matters with bind_media_server — unclear).",
         json_schema_extra={"x-vendor-type": "string", "x-printed-type": "string"},
     )
+    number: str | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its example request (number=23).",
+        json_schema_extra={"x-vendor-type": "string", "x-printed-type": "(not in the table)"},
+    )
 
 
 class SipAccountCreateResponse(VendorAnswer):
@@ -215,6 +220,11 @@ class SipAccountUpdateRequest(VendorRequest):
             "x-printed-type": "string",
             "x-vendor-default": "0",
         },
+    )
+    number: str | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its example request (number=23).",
+        json_schema_extra={"x-vendor-type": "string", "x-printed-type": "(not in the table)"},
     )
 
 

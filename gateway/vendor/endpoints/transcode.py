@@ -93,6 +93,11 @@ class RecordFileDeleteRequest(VendorRequest):
         description="Path of the recording file.",
         json_schema_extra={"x-vendor-type": "string", "x-printed-type": "string"},
     )
+    room_id: str | None = Field(
+        None,
+        description="Not in the vendor's parameter table; used in its example request.",
+        json_schema_extra={"x-vendor-type": "string", "x-printed-type": "(not in the table)"},
+    )
 
 
 class RecordFileDeleteResponse(VendorAnswer):

@@ -1,0 +1,130 @@
+"""SQLite idempotency store: a file, for a single gateway instance (the default).
+
+aiosqlite runs the connection on its own thread. Each claim is one ``BEGIN IMMEDIATE``
+transaction, so check-and-set is atomic even with several tasks on the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from gateway.idempotency.store import Claim, ClaimState
+
+__all__ = ["SqliteIdempotencyStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL,            -- in_flight | done
+    owner TEXT,
+    lease_until REAL,               -- in_flight: when the owner's claim lapses
+    expires_at REAL,                -- done: when the outcome is forgotten
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires_at);
+"""
+
+
+class SqliteIdempotencyStore:
+    """Idempotency keys in one SQLite file."""
+
+    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, clock: Callable[[], float] = time.time
+    ) -> SqliteIdempotencyStore:
+        """Open (and create) the store at ``path``."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.executescript(_SCHEMA)
+        return cls(db, clock)
+
+    async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
+        now = self._clock()
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            async with self._db.execute(
+                "SELECT fingerprint, state, owner, lease_until, expires_at, outcome"
+                " FROM idempotency WHERE key = ?",
+                (key,),
+            ) as cur:
+                row = await cur.fetchone()
+            claim = self._decide(row, fingerprint, owner, now)
+            if claim.state is ClaimState.CLAIMED:
+                await self._db.execute(
+                    "INSERT OR REPLACE INTO idempotency"
+                    " (key, fingerprint, state, owner, lease_until, expires_at, outcome)"
+                    " VALUES (?, ?, 'in_flight', ?, ?, NULL, NULL)",
+                    (key, fingerprint, owner, now + lease_s),
+                )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        return claim
+
+    @staticmethod
+    def _decide(row: Any, fingerprint: str, owner: str, now: float) -> Claim:
+        if row is None:
+            return Claim(ClaimState.CLAIMED, owner=owner)
+        fp, state, holder, lease_until, expires_at, outcome = row
+        if state == "done":
+            if expires_at is not None and expires_at <= now:
+                return Claim(ClaimState.CLAIMED, owner=owner)
+            if fp != fingerprint:
+                return Claim(ClaimState.CONFLICT, owner=holder)
+            return Claim(ClaimState.DONE, outcome=json.loads(outcome), owner=holder)
+        if fp != fingerprint:
+            return Claim(ClaimState.CONFLICT, owner=holder)
+        if holder == owner:
+            return Claim(ClaimState.CLAIMED, owner=owner)  # our own earlier attempt
+        if lease_until is not None and lease_until > now:
+            return Claim(ClaimState.IN_FLIGHT, owner=holder)
+        return Claim(ClaimState.CLAIMED, owner=owner, reclaimed=True)
+
+    async def renew(self, key: str, owner: str, lease_s: float) -> bool:
+        cur = await self._db.execute(
+            "UPDATE idempotency SET lease_until = ?"
+            " WHERE key = ? AND owner = ? AND state = 'in_flight'",
+            (self._clock() + lease_s, key, owner),
+        )
+        return cur.rowcount == 1
+
+    async def complete(
+        self, key: str, owner: str, outcome: dict[str, Any], retention_s: float
+    ) -> bool:
+        cur = await self._db.execute(
+            "UPDATE idempotency SET state = 'done', lease_until = NULL, expires_at = ?, outcome = ?"
+            " WHERE key = ? AND owner = ? AND state = 'in_flight'",
+            (self._clock() + retention_s, json.dumps(outcome), key, owner),
+        )
+        return cur.rowcount == 1
+
+    async def release(self, key: str, owner: str) -> None:
+        await self._db.execute(
+            "DELETE FROM idempotency WHERE key = ? AND owner = ? AND state = 'in_flight'",
+            (key, owner),
+        )
+
+    async def purge_expired(self) -> int:
+        """Delete outcomes past their retention; returns how many."""
+        cur = await self._db.execute(
+            "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (self._clock(),)
+        )
+        return cur.rowcount
+
+    async def close(self) -> None:
+        await self._db.close()

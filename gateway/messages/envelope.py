@@ -1,0 +1,143 @@
+"""The command envelope and how it is read off a Kafka record.
+
+Three shapes are accepted (CONTRACT.md): the plain JSON envelope; a structured CloudEvent
+(``specversion`` in the JSON body); a binary-mode CloudEvent (``ce_*`` headers, the body is
+``data``). Bytes from which no command id can be read raise :class:`NotAnEnvelopeError` (they go to
+the DLQ: no result could be correlated); an envelope with an id but something wrong raises
+:class:`InvalidEnvelopeError` (it gets a *rejected* result naming the fields and the reason).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.errors import GatewayError
+from gateway.messages.headers import CE_PREFIX, CONTENT_TYPE
+
+__all__ = [
+    "CommandEnvelope",
+    "InvalidEnvelopeError",
+    "NotAnEnvelopeError",
+    "field_errors",
+    "parse_command",
+]
+
+
+class CommandEnvelope(BaseModel):
+    """One command: what to do (type + payload), under which key, until when, on which account."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200, description="command id, unique per command")
+    type: str = Field(min_length=1, description="command type, e.g. RoomCreate (COMMANDS.md)")
+    payload: dict[str, Any] = Field(description="the endpoint's parameters, without token")
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=200, description="defaults to id"
+    )
+    deadline: datetime | None = Field(None, description="past it, the vendor is not called")
+    account: str = Field("default", min_length=1, description="which vendor account")
+
+    @property
+    def effective_idempotency_key(self) -> str:
+        """The idempotency key, or the command id when none was given."""
+        return self.idempotency_key or self.id
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the deadline has passed."""
+        if self.deadline is None:
+            return False
+        deadline = self.deadline if self.deadline.tzinfo else self.deadline.replace(tzinfo=UTC)
+        return (now or datetime.now(UTC)) >= deadline
+
+
+class NotAnEnvelopeError(GatewayError):
+    """Bytes that are not a command at all: no result can be correlated, so they go to the DLQ."""
+
+
+class InvalidEnvelopeError(GatewayError):
+    """A command with an id whose envelope is wrong: answered with a rejected result."""
+
+    def __init__(
+        self, command_id: str, reason: str, fields: list[dict[str, str]], raw: Mapping[str, Any]
+    ):
+        super().__init__(reason)
+        self.command_id = command_id
+        self.reason = reason
+        self.fields = fields
+        self.raw = raw
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic errors as ``{"field": "payload.room_id", "reason": "Field required"}``."""
+    return [
+        {"field": prefix + ".".join(str(p) for p in err["loc"]), "reason": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def _header_map(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers:
+        if value is not None:
+            out[name.lower()] = value.decode("utf-8", errors="replace")
+    return out
+
+
+def _from_binary_cloudevent(value: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    attrs = {k.removeprefix(CE_PREFIX): v for k, v in headers.items() if k.startswith(CE_PREFIX)}
+    try:
+        data = json.loads(value) if value else {}
+    except ValueError as exc:
+        raise InvalidEnvelopeError(
+            attrs["id"], "data is not JSON", [{"field": "data", "reason": str(exc)}], attrs
+        ) from None
+    return _from_cloudevent({**attrs, "data": data})
+
+
+def _from_cloudevent(event: Mapping[str, Any]) -> dict[str, Any]:
+    # CloudEvents extension attributes carry the envelope's optional fields.
+    out: dict[str, Any] = {
+        "id": event.get("id"),
+        "type": event.get("type"),
+        "payload": event.get("data"),
+    }
+    for name in ("idempotency_key", "idempotencykey", "deadline", "account"):
+        if name in event:
+            out["idempotency_key" if name == "idempotencykey" else name] = event[name]
+    return out
+
+
+def parse_command(
+    value: bytes | None, headers: Sequence[tuple[str, bytes | None]] = ()
+) -> CommandEnvelope:
+    """Read one command from a Kafka record's value and headers."""
+    header_map = _header_map(headers)
+    if f"{CE_PREFIX}id" in header_map:
+        raw = _from_binary_cloudevent(value or b"", header_map)
+    else:
+        if not value:
+            raise NotAnEnvelopeError("empty record value")
+        try:
+            body = json.loads(value)
+        except (ValueError, UnicodeDecodeError):
+            raise NotAnEnvelopeError("value is not JSON") from None
+        if not isinstance(body, dict):
+            raise NotAnEnvelopeError("value is JSON but not an object")
+        is_ce = "specversion" in body or header_map.get(CONTENT_TYPE, "").startswith(
+            "application/cloudevents"
+        )
+        raw = _from_cloudevent(body) if is_ce else body
+    command_id = raw.get("id")
+    if not isinstance(command_id, str) or not command_id:
+        raise NotAnEnvelopeError("no command id")
+    try:
+        return CommandEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEnvelopeError(
+            command_id, "invalid command envelope", field_errors(exc), raw
+        ) from None

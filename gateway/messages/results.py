@@ -1,0 +1,98 @@
+"""Result events: one CloudEvent 1.0 (structured JSON) per command.
+
+Written by hand rather than with the ``cloudevents`` SDK: a structured event is one JSON
+object with five required attributes, and the SDK would add a dependency and a conversion
+layer for what is ~30 lines here. The event id is derived from the command id, so a result
+that is published again (after a crash) carries the same id and downstream can drop it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "RESULT_NAMESPACE",
+    "ErrorInfo",
+    "ResultData",
+    "VendorStatus",
+    "result_event",
+    "result_event_bytes",
+]
+
+RESULT_NAMESPACE = uuid.UUID("6f1c2a4e-8b1d-4a59-9a3e-3c1f0e6b7d21")
+Status = Literal["succeeded", "failed", "rejected"]
+
+
+class VendorStatus(BaseModel):
+    """The vendor's result code and message, as it answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ret: int
+    msg: str | None = None
+
+
+class ErrorInfo(BaseModel):
+    """Why a command failed or was rejected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error_class: str
+    message: str
+    code: int | None = None
+    documented: str | None = None
+    group: str | None = None
+    retryable: bool = False
+    fields: list[dict[str, str]] | None = None
+
+
+class ResultData(BaseModel):
+    """The ``data`` of a result event (CONTRACT.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    command_type: str
+    idempotency_key: str | None
+    status: Status
+    endpoint: str | None
+    vendor: VendorStatus | None = None
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    replayed: bool = False
+    duration_ms: float = 0.0
+
+
+def result_event(
+    data: ResultData,
+    *,
+    prefix: str,
+    source: str,
+    traceparent: str | None = None,
+    time: datetime | None = None,
+) -> dict[str, Any]:
+    """The structured CloudEvent for one result."""
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid5(RESULT_NAMESPACE, data.command_id)),
+        "source": source,
+        "type": f"{prefix}.command.{data.status}",
+        "subject": data.command_type,
+        "time": (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": data.model_dump(mode="json"),
+    }
+    if traceparent:
+        event["traceparent"] = traceparent  # the distributed-tracing extension
+    return event
+
+
+def result_event_bytes(event: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

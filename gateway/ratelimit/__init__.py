@@ -1,0 +1,22 @@
+"""Rate limiting per vendor account: GCRA, priority lanes, in-process and Redis limiters."""
+
+from gateway.ratelimit.gcra import Gcra, GcraState
+from gateway.ratelimit.lanes import Lane, LaneBudget, split_budget
+from gateway.ratelimit.limiter import (
+    InProcessRateLimiter,
+    RateLimitDeadlineError,
+    RateLimiter,
+    RedisRateLimiter,
+)
+
+__all__ = [
+    "Gcra",
+    "GcraState",
+    "InProcessRateLimiter",
+    "Lane",
+    "LaneBudget",
+    "RateLimitDeadlineError",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "split_budget",
+]

@@ -1,0 +1,132 @@
+"""Rate limiters the pipeline awaits: in-process, and Redis-backed for replicas.
+
+Both answer ``acquire(lane, deadline)`` by sleeping until the reserved slot (or raising
+:class:`RateLimitDeadlineError` at once if the slot would come after the deadline, so a
+command that cannot make its deadline fails without burning budget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from gateway.errors import GatewayError
+from gateway.ratelimit.lanes import Lane, LaneBudget, split_budget
+
+__all__ = [
+    "InProcessRateLimiter",
+    "RateLimitDeadlineError",
+    "RateLimiter",
+    "RedisRateLimiter",
+]
+
+
+class RateLimitDeadlineError(GatewayError):
+    """The next free slot comes after the command's deadline."""
+
+
+class RateLimiter(Protocol):
+    """Waits until a request may go to the vendor."""
+
+    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        """Sleep until the slot; returns seconds waited. ``deadline`` is on ``time.time()``."""
+        ...
+
+
+class InProcessRateLimiter:
+    """One process's view of an account's budget."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        poller_share: float = 0.2,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._budget = LaneBudget(split_budget(rate, burst, poller_share))
+        self._clock = clock
+        self._sleep = sleep
+
+    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        now = self._clock()
+        start = self._budget.reserve(lane, now, deadline)
+        if start is None:
+            raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
+        wait = start - now
+        if wait > 0:
+            await self._sleep(wait)
+        return max(wait, 0.0)
+
+
+# The same lane arithmetic as lanes.py, on the Redis server's clock (microseconds).
+# KEYS[1] = commands TAT, KEYS[2] = poller TAT. ARGV = lane index (1|2), interval_us[1],
+# tolerance_us[1], interval_us[2], tolerance_us[2], max_wait_us (-1 = none).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local lane = tonumber(ARGV[1])
+local other = 3 - lane
+local interval = {tonumber(ARGV[2]), tonumber(ARGV[4])}
+local tolerance = {tonumber(ARGV[3]), tonumber(ARGV[5])}
+local max_wait = tonumber(ARGV[6])
+local function tat(i) return tonumber(redis.call('GET', KEYS[i]) or '0') end
+local function conforms(i) return tat(i) - tolerance[i] <= now end
+local function reserve(i)
+  local start = math.max(now, tat(i) - tolerance[i])
+  local new_tat = math.max(tat(i), start) + interval[i]
+  local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+  redis.call('SET', KEYS[i], string.format('%d', new_tat), 'PX', ttl_ms)
+  return start - now
+end
+if (not conforms(lane)) and conforms(other) then return reserve(other) end
+local start = math.max(now, tat(lane) - tolerance[lane])
+if max_wait >= 0 and start - now > max_wait then return -1 end
+return reserve(lane)
+"""
+
+
+class RedisRateLimiter:
+    """An account's budget shared by every replica through Redis (server clock, atomic script)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        account: str,
+        rate: float,
+        burst: int,
+        poller_share: float = 0.2,
+        *,
+        prefix: str = "gw:rl:",
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._limits = split_budget(rate, burst, poller_share)
+        self._keys = [f"{prefix}{account}:{lane.value}" for lane in (Lane.COMMANDS, Lane.POLLER)]
+        self._script = redis.register_script(_RESERVE)
+        self._sleep = sleep
+
+    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        c, p = self._limits[Lane.COMMANDS], self._limits[Lane.POLLER]
+        max_wait_us = -1 if deadline is None else max(0, int((deadline - time.time()) * 1e6))
+        wait_us = await self._script(
+            keys=self._keys,
+            args=[
+                1 if lane is Lane.COMMANDS else 2,
+                int(c.interval * 1e6),
+                int(c.tolerance * 1e6),
+                int(p.interval * 1e6),
+                int(p.tolerance * 1e6),
+                max_wait_us,
+            ],
+        )
+        if int(wait_us) < 0:
+            raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
+        wait = int(wait_us) / 1e6
+        if wait > 0:
+            await self._sleep(wait)
+        return wait
