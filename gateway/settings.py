@@ -10,7 +10,9 @@ rest of the code receives plain values or these frozen sub-models.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -20,7 +22,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["GatewaySettings", "KafkaSettings", "RedisSettings", "VendorSettings"]
+__all__ = [
+    "CommandsSettings",
+    "GatewaySettings",
+    "IdempotencySettings",
+    "KafkaSettings",
+    "RateLimitSettings",
+    "RedisSettings",
+    "RetrySettings",
+    "VendorSettings",
+]
 
 
 class _Frozen(BaseModel):
@@ -50,6 +61,23 @@ class KafkaSettings(_Frozen):
     ssl_cafile: Path | None = Field(None, description="CA bundle for TLS to the brokers")
 
 
+class RateLimitSettings(_Frozen):
+    """One vendor account's request budget, shared by commands and the poller."""
+
+    enabled: bool = Field(True, description="limit requests to the vendor")
+    rate_per_s: float = Field(50.0, gt=0, description="sustained requests per second")
+    burst: int = Field(10, ge=2, description="requests that may start at once")
+    poller_share: float = Field(
+        0.2, gt=0, lt=1, description="share of the budget reserved for the poller"
+    )
+    # Requests are scheduled this fraction below the limit, so network jitter between the
+    # gateway and the vendor cannot make two requests arrive closer than the vendor allows.
+    safety_margin: float = Field(0.02, ge=0, lt=0.5, description="run this fraction below the rate")
+    per_endpoint: dict[str, float] = Field(
+        default_factory=dict, description="vendor path -> its own requests/s cap"
+    )
+
+
 class VendorSettings(_Frozen):
     """The vendor account the gateway calls (the simulator's demo account by default)."""
 
@@ -70,6 +98,56 @@ class VendorSettings(_Frozen):
     pool_timeout_s: float = Field(10.0, description="wait for a free pooled connection")
     max_connections: int = Field(100, description="HTTP connection pool size")
     max_keepalive_connections: int = Field(20, description="idle connections kept open")
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+
+class RetrySettings(_Frozen):
+    """Retries of transient vendor failures: exponential backoff with full jitter."""
+
+    max_attempts: int = Field(5, ge=1, description="vendor attempts per command at most")
+    initial_wait_s: float = Field(0.2, ge=0, description="backoff window of the first retry")
+    max_wait_s: float = Field(10.0, ge=0, description="largest backoff window")
+
+
+class IdempotencySettings(_Frozen):
+    """Where idempotency keys and outcomes are kept."""
+
+    backend: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="sqlite (one instance) or redis (shared by replicas)"
+    )
+    sqlite_path: Path = Field(
+        Path(".cache/idempotency.sqlite3"), description="SQLite file of the sqlite backend"
+    )
+    retention_s: float = Field(86400.0, gt=0, description="how long outcomes are kept")
+    lease_s: float = Field(
+        30.0, gt=0, description="an in-flight claim lapses this long after its last heartbeat"
+    )
+
+
+class CommandsSettings(_Frozen):
+    """The commands role: concurrency, batching of transactions, shutdown."""
+
+    max_in_flight: int = Field(64, ge=1, description="commands processed at once (all keys)")
+    max_buffered: int = Field(
+        2000, ge=1, description="records fetched but not finished before fetching pauses"
+    )
+    commit_interval_ms: int = Field(
+        50, ge=1, description="how often finished results are published and offsets committed"
+    )
+    transactional: bool = Field(
+        True, description="publish results and commit offsets in one Kafka transaction"
+    )
+    transaction_timeout_ms: int = Field(
+        15000, ge=1000, description="broker aborts a transaction left open this long"
+    )
+    grace_period_s: float = Field(
+        20.0, ge=0, description="time to finish in-flight work on SIGTERM"
+    )
+    result_type_prefix: str = Field("avd", description="CloudEvents type prefix of results")
+    source: str = Field("/vendor-gateway", description="CloudEvents source of results")
+    upload_inline_max_bytes: int = Field(
+        512 * 1024, ge=0, description="largest FileUpload content_base64 accepted"
+    )
 
 
 class RedisSettings(_Frozen):
@@ -86,10 +164,25 @@ class GatewaySettings(BaseSettings):
         env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        description="stable name of this replica (pod name); names its Kafka transactions",
+    )
     kafka: KafkaSettings = KafkaSettings()
     vendor: VendorSettings = VendorSettings()
+    accounts: dict[str, VendorSettings] = Field(
+        default_factory=dict,
+        description="further vendor accounts by name (GATEWAY_ACCOUNTS__<NAME>__BASE_URL, ...)",
+    )
     redis: RedisSettings = RedisSettings()
+    commands: CommandsSettings = CommandsSettings()
+    retry: RetrySettings = RetrySettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    def account(self, name: str) -> VendorSettings | None:
+        """The settings of vendor account ``name`` ("default" is ``vendor``)."""
+        return self.vendor if name == "default" else self.accounts.get(name)
 
     @classmethod
     def settings_customise_sources(
