@@ -73,9 +73,6 @@ class RateLimitSettings(_Frozen):
     # Requests are scheduled this fraction below the limit, so network jitter between the
     # gateway and the vendor cannot make two requests arrive closer than the vendor allows.
     safety_margin: float = Field(0.02, ge=0, lt=0.5, description="run this fraction below the rate")
-    per_endpoint: dict[str, float] = Field(
-        default_factory=dict, description="vendor path -> its own requests/s cap"
-    )
 
 
 class VendorSettings(_Frozen):
@@ -147,6 +144,9 @@ class CommandsSettings(_Frozen):
     source: str = Field("/vendor-gateway", description="CloudEvents source of results")
     upload_inline_max_bytes: int = Field(
         512 * 1024, ge=0, description="largest FileUpload content_base64 accepted"
+    )
+    upload_source_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=0, description="largest file FileUpload streams from source_url"
     )
 
 

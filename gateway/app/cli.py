@@ -17,6 +17,55 @@ app = typer.Typer(
 
 
 @app.command()
+def run(
+    role: Annotated[str, typer.Option(help="all, or one of: commands")] = "all",
+) -> None:
+    """Run the gateway's roles until SIGTERM (settings: GATEWAY_*)."""
+    from gateway.app.logs import configure_logging
+    from gateway.app.runner import ROLES, run_roles
+    from gateway.settings import GatewaySettings
+
+    roles = list(ROLES) if role == "all" else [role]
+    if any(r not in ROLES for r in roles):
+        raise typer.BadParameter(f"unknown role {role!r}; choose all or one of {', '.join(ROLES)}")
+    settings = GatewaySettings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_roles(settings, roles))
+
+
+@app.command()
+def send(
+    command_type: Annotated[str, typer.Argument(metavar="TYPE", help="e.g. RoomCreate")],
+    payload: Annotated[str, typer.Option(help="the payload as JSON")] = "{}",
+    key: Annotated[str | None, typer.Option(help="Kafka key (default: payload room_id)")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="default: the command id")] = None,
+    account: Annotated[str | None, typer.Option(help="vendor account name")] = None,
+    wait: Annotated[float | None, typer.Option(help="seconds to wait for the result")] = None,
+) -> None:
+    """Put one command on the commands topic; with --wait, print its result event."""
+    import json
+
+    from gateway.app.send import build_envelope, send_command
+    from gateway.settings import GatewaySettings
+
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise typer.BadParameter("--payload must be a JSON object")
+    envelope = build_envelope(command_type, body, idempotency_key=idempotency_key, account=account)
+    result = asyncio.run(send_command(GatewaySettings(), envelope, key=key, wait_s=wait))
+    if wait is None:
+        typer.echo(json.dumps({"sent": envelope["id"]}))
+    elif result is None:
+        typer.echo(json.dumps({"sent": envelope["id"], "result": None, "waited_s": wait}))
+        raise typer.Exit(2)
+    else:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+@app.command()
 def simulator(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 9610,

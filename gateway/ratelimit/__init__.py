@@ -7,6 +7,7 @@ from gateway.ratelimit.limiter import (
     RateLimitDeadlineError,
     RateLimiter,
     RedisRateLimiter,
+    UnlimitedRateLimiter,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "RateLimitDeadlineError",
     "RateLimiter",
     "RedisRateLimiter",
+    "UnlimitedRateLimiter",
     "split_budget",
 ]

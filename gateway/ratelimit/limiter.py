@@ -22,6 +22,7 @@ __all__ = [
     "RateLimitDeadlineError",
     "RateLimiter",
     "RedisRateLimiter",
+    "UnlimitedRateLimiter",
 ]
 
 
@@ -35,6 +36,13 @@ class RateLimiter(Protocol):
     async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
         """Sleep until the slot; returns seconds waited. ``deadline`` is on ``time.time()``."""
         ...
+
+
+class UnlimitedRateLimiter:
+    """For an account whose limit is switched off."""
+
+    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        return 0.0
 
 
 class InProcessRateLimiter:

@@ -1,0 +1,97 @@
+"""`gateway send`: put one command on the commands topic and, optionally, wait for its result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from gateway.app.kafka import make_consumer, make_producer
+from gateway.settings import GatewaySettings
+
+__all__ = ["build_envelope", "send_command"]
+
+
+def build_envelope(
+    command_type: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    account: str | None = None,
+    command_id: str | None = None,
+) -> dict[str, Any]:
+    """A plain JSON command envelope (CONTRACT.md)."""
+    envelope: dict[str, Any] = {
+        "id": command_id or str(uuid.uuid4()),
+        "type": command_type,
+        "payload": payload,
+    }
+    if idempotency_key:
+        envelope["idempotency_key"] = idempotency_key
+    if account:
+        envelope["account"] = account
+    return envelope
+
+
+async def send_command(
+    settings: GatewaySettings,
+    envelope: dict[str, Any],
+    *,
+    key: str | None,
+    wait_s: float | None,
+) -> dict[str, Any] | None:
+    """Produce the envelope; with ``wait_s``, return the result event (or None on time-out)."""
+    kafka = settings.kafka
+    results = None
+    if wait_s:
+        # Position at the end of the results topic *before* sending, so the result cannot slip by.
+        results = make_consumer(kafka, client_id=f"{kafka.client_id}-send")
+        await results.start()
+        partitions = await _partitions(results, kafka.results_topic)
+        results.assign(partitions)
+        await results.seek_to_end(*partitions)
+        for tp in partitions:
+            await results.position(tp)
+    producer = make_producer(kafka, client_id=f"{kafka.client_id}-send")
+    await producer.start()
+    try:
+        record_key = key or envelope["payload"].get("room_id")
+        await producer.send_and_wait(
+            kafka.commands_topic,
+            json.dumps(envelope).encode(),
+            key=str(record_key).encode() if record_key is not None else None,
+        )
+    finally:
+        await producer.stop()
+    if results is None:
+        return None
+    try:
+        return await _wait_for_result(results, envelope["id"], wait_s or 0)
+    finally:
+        await results.stop()
+
+
+async def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:
+    for _ in range(50):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
+
+
+async def _wait_for_result(consumer: Any, command_id: str, wait_s: float) -> dict[str, Any] | None:
+    end = time.monotonic() + wait_s
+    while (left := end - time.monotonic()) > 0:
+        batch = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+        for records in batch.values():
+            for record in records:
+                event = json.loads(record.value)
+                if event.get("data", {}).get("command_id") == command_id:
+                    return dict(event)
+    return None

@@ -1,0 +1,319 @@
+"""The commands role's Kafka loop: fetch, run per key, publish results with their offsets.
+
+FastStream's subscriber processes one message at a time per partition (``max_workers`` keeps
+partition order, not key order) and passes ``transactional_id`` through without transaction
+support (faststream#2512), so this loop is written on aiokafka directly, in the manner of
+Confluent's Parallel Consumer:
+
+* records of different keys run concurrently (``KeyedScheduler``, bounded by
+  ``max_in_flight``), records of one key in order;
+* each partition's finished prefix is released by ``PartitionTracker``; every
+  ``commit_interval`` the released results (and dead letters) are published *and* their
+  offsets committed in one Kafka transaction, so a ``read_committed`` reader sees each result
+  exactly once even across crashes (without transactions: publish, then commit);
+* fetching pauses when too many records are buffered; one bad record never stalls a
+  partition (it becomes a rejected result or a dead letter);
+* on revocation, in-flight work of the lost partitions gets a short grace, what finished is
+  committed, the rest is abandoned to the new owner (idempotency covers the overlap);
+* on stop: fetching stops, in-flight work gets the grace period, the rest is abandoned,
+  finished work is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from gateway.commands.handler import CommandHandler
+from gateway.commands.keyed import KeyedScheduler
+from gateway.commands.offsets import PartitionTracker
+from gateway.commands.outbound import Outbound, dead_letter, result_record, traceparent_of
+from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
+from gateway.messages.results import ErrorInfo, ResultData
+
+__all__ = ["CommandConsumer", "ConsumerConfig"]
+
+log = logging.getLogger("gateway.commands")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    """Plain values from settings."""
+
+    commands_topic: str
+    results_topic: str
+    dlq_topic: str
+    group_id: str
+    max_in_flight: int = 64
+    max_buffered: int = 2000
+    commit_interval_s: float = 0.05
+    transactional: bool = True
+    grace_period_s: float = 20.0
+    revoke_grace_s: float = 5.0
+    result_prefix: str = "avd"
+    source: str = "/vendor-gateway"
+    max_processing_failures: int = 10
+
+
+Item = tuple[TopicPartition, Any]  # (partition, aiokafka ConsumerRecord)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, engine: CommandConsumer) -> None:
+        self._engine = engine
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._engine.revoke(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._engine.assign(set(assigned))
+
+
+class CommandConsumer:
+    """Consumes commands and publishes one result (or dead letter) per record."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        handler: CommandHandler,
+        config: ConsumerConfig,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._handler = handler
+        self._config = config
+        self._trackers: dict[TopicPartition, PartitionTracker[Outbound]] = {}
+        self._scheduler: KeyedScheduler[Item] = KeyedScheduler(self._process, config.max_in_flight)
+        self._unflushed: list[Outbound] = []
+        self._unflushed_offsets: dict[TopicPartition, int] = {}
+        self._paused = False
+        self._flush_lock = asyncio.Lock()
+        self.stats = {"results": 0, "dead_letters": 0, "transactions": 0}
+
+    # -- partitions ----------------------------------------------------------------------
+
+    def assign(self, partitions: set[TopicPartition]) -> None:
+        """New partitions: start tracking them."""
+        for tp in partitions:
+            self._trackers.setdefault(tp, PartitionTracker())
+        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    async def revoke(self, partitions: set[TopicPartition]) -> None:
+        """Lost partitions: short grace, commit what finished, abandon the rest."""
+
+        def lost(key: Hashable) -> bool:
+            return isinstance(key, tuple) and key[0] in partitions
+
+        self._scheduler.drop_queued(lost)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._scheduler.wait(lost), self._config.revoke_grace_s)
+        await self.flush()
+        await self._scheduler.cancel(lost)
+        for tp in partitions:
+            self._trackers.pop(tp, None)
+            self._unflushed_offsets.pop(tp, None)
+        log.info("revoked %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then shut down gracefully."""
+        self._consumer.subscribe([self._config.commands_topic], listener=_Rebalance(self))
+        next_flush = time.monotonic() + self._config.commit_interval_s
+        try:
+            while not stop.is_set():
+                timeout_ms = max(1, int((next_flush - time.monotonic()) * 1000))
+                batch = await self._consumer.getmany(
+                    timeout_ms=min(timeout_ms, 100), max_records=500
+                )
+                for tp, records in batch.items():
+                    tracker = self._trackers.get(tp)
+                    if tracker is None:
+                        continue  # revoked meanwhile; the new owner will read these
+                    for record in records:
+                        tracker.add(record.offset)
+                        self._scheduler.submit(self._key_of(tp, record), (tp, record))
+                self._backpressure()
+                if time.monotonic() >= next_flush:
+                    await self.flush()
+                    next_flush = time.monotonic() + self._config.commit_interval_s
+        finally:
+            await self._shutdown()
+
+    @staticmethod
+    def _key_of(tp: TopicPartition, record: Any) -> Hashable:
+        # Records without a key have no order to keep: each is its own key.
+        return (tp, record.key if record.key is not None else ("offset", record.offset))
+
+    def _backpressure(self) -> None:
+        buffered = sum(len(t) for t in self._trackers.values())
+        assigned = list(self._consumer.assignment())
+        if not self._paused and buffered >= self._config.max_buffered:
+            self._consumer.pause(*assigned)
+            self._paused = True
+        elif self._paused and buffered < self._config.max_buffered // 2:
+            self._consumer.resume(*assigned)
+            self._paused = False
+
+    async def _shutdown(self) -> None:
+        self._consumer.pause(*self._consumer.assignment())
+        try:
+            await asyncio.wait_for(self._scheduler.idle(), self._config.grace_period_s)
+        except TimeoutError:
+            log.warning("grace period over: abandoning in-flight commands to the next owner")
+            await self._scheduler.cancel(lambda key: True)
+        with contextlib.suppress(KafkaError):
+            await self.flush()
+
+    # -- one record ----------------------------------------------------------------------
+
+    async def _process(self, item: Item) -> None:
+        tp, record = item
+        outbound = await self._outcome(tp, record)
+        tracker = self._trackers.get(tp)
+        if tracker is not None:
+            tracker.finish(record.offset, outbound)
+
+    async def _outcome(self, tp: TopicPartition, record: Any) -> list[Outbound]:
+        failures = 0
+        while True:
+            try:
+                return await self._outcome_once(tp, record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # infrastructure trouble (store, broker): try again
+                failures += 1
+                log.warning(
+                    "processing %s[%d]@%d failed (%s), attempt %d",
+                    tp.topic,
+                    tp.partition,
+                    record.offset,
+                    type(exc).__name__,
+                    failures,
+                )
+                if failures >= self._config.max_processing_failures:
+                    return [
+                        self._dead_letter(
+                            tp, record, f"processing failed {failures} times", type(exc).__name__
+                        )
+                    ]
+                await asyncio.sleep(min(0.2 * 2**failures, 10.0))
+
+    async def _outcome_once(self, tp: TopicPartition, record: Any) -> list[Outbound]:
+        headers = list(record.headers or ())
+        try:
+            command = parse_command(record.value, headers)
+        except NotAnEnvelopeError as exc:
+            log.warning("dead-lettering %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
+            return [self._dead_letter(tp, record, str(exc), "NotAnEnvelope")]
+        except InvalidEnvelopeError as exc:
+            raw_type = exc.raw.get("type")
+            result = ResultData(
+                command_id=exc.command_id,
+                command_type=raw_type if isinstance(raw_type, str) else "",
+                idempotency_key=None,
+                status="rejected",
+                endpoint=None,
+                error=ErrorInfo(
+                    error_class="InvalidEnvelope", message=exc.reason, fields=exc.fields
+                ),
+            )
+        else:
+            result = await self._handler.handle(command)
+        log.info(
+            "command %s type=%s key=%s status=%s attempts=%d duration_ms=%.1f replayed=%s",
+            result.command_id,
+            result.command_type,
+            record.key,
+            result.status,
+            result.attempts,
+            result.duration_ms,
+            result.replayed,
+        )
+        return [
+            result_record(
+                self._config.results_topic,
+                record.key,
+                result,
+                prefix=self._config.result_prefix,
+                source=self._config.source,
+                traceparent=traceparent_of(headers),
+            )
+        ]
+
+    def _dead_letter(
+        self, tp: TopicPartition, record: Any, reason: str, error_class: str
+    ) -> Outbound:
+        return dead_letter(
+            self._config.dlq_topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            reason=reason,
+            error_class=error_class,
+            source_topic=tp.topic,
+            partition=tp.partition,
+            offset=record.offset,
+        )
+
+    # -- publishing and committing -------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Publish every released result and commit its offset, atomically when transactional."""
+        async with self._flush_lock:
+            for tp, tracker in self._trackers.items():
+                drained = tracker.drain()
+                self._unflushed.extend(drained.outbound)
+                if drained.commit is not None:
+                    self._unflushed_offsets[tp] = drained.commit
+            if not self._unflushed_offsets:
+                return
+            outbound, offsets = list(self._unflushed), dict(self._unflushed_offsets)
+            try:
+                if self._config.transactional:
+                    await self._publish_in_transaction(outbound, offsets)
+                else:
+                    await self._publish_then_commit(outbound, offsets)
+            except ProducerFenced:
+                raise  # another instance took our transactional id: stop, never publish twice
+            except KafkaError as exc:
+                # Nothing was committed: keep the batch and try again on the next flush.
+                log.warning(
+                    "publishing %d records failed (%s); will retry",
+                    len(outbound),
+                    type(exc).__name__,
+                )
+                return
+            self._unflushed.clear()
+            self._unflushed_offsets.clear()
+            self.stats["transactions"] += 1
+            for o in outbound:
+                key = "dead_letters" if o.topic == self._config.dlq_topic else "results"
+                self.stats[key] += 1
+
+    async def _publish_in_transaction(
+        self, outbound: list[Outbound], offsets: dict[TopicPartition, int]
+    ) -> None:
+        async with self._producer.transaction():
+            for o in outbound:
+                await self._producer.send(o.topic, o.value, key=o.key, headers=o.headers)
+            await self._producer.send_offsets_to_transaction(offsets, self._config.group_id)
+
+    async def _publish_then_commit(
+        self, outbound: list[Outbound], offsets: dict[TopicPartition, int]
+    ) -> None:
+        futures = [
+            await self._producer.send(o.topic, o.value, key=o.key, headers=o.headers)
+            for o in outbound
+        ]
+        await asyncio.gather(*futures)
+        await self._consumer.commit(offsets)

@@ -1,0 +1,340 @@
+"""The use case: one command in, one result out (command -> vendor -> result).
+
+Nothing here knows Kafka. The handler validates the command against the catalogue, applies
+idempotency to mutations (claim, wait for another owner, replay, reject a reused key,
+reconcile after a crash), waits for the account's rate limit, calls the vendor with retries
+bounded by attempts and deadline, and stores the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from gateway.commands.reconcile import RECONCILERS
+from gateway.commands.retry import RetryPolicy
+from gateway.commands.upload import FileUploadPayload, UploadSourceError, build_upload_request
+from gateway.errors import GatewayError
+from gateway.idempotency import ClaimState, IdempotencyStore, fingerprint, scope_key
+from gateway.messages.envelope import CommandEnvelope, field_errors
+from gateway.messages.results import ErrorInfo, ResultData, VendorStatus
+from gateway.ratelimit import Lane, RateLimitDeadlineError, RateLimiter
+from gateway.vendor import BY_COMMAND, Endpoint, VendorClient, VendorRequest
+from gateway.vendor.errors import VendorAPIError, VendorError
+
+__all__ = ["Account", "CommandHandler", "HandlerConfig"]
+
+log = logging.getLogger("gateway.commands")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One vendor account: its client and its rate limiter."""
+
+    name: str
+    client: VendorClient
+    limiter: RateLimiter
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    """Plain values the composition root takes from settings."""
+
+    owner: str  # this replica's name, part of every idempotency claim
+    lease_s: float = 30.0
+    retention_s: float = 86400.0
+    upload_inline_max: int = 512 * 1024
+    upload_source_max: int = 50 * 1024 * 1024
+
+
+class _Outcome(Exception):  # noqa: N818 - control flow, not an error
+    """Internal: carries a finished result out of nested steps."""
+
+    def __init__(self, result: ResultData) -> None:
+        self.result = result
+
+
+class CommandHandler:
+    """Turns a command envelope into its result."""
+
+    def __init__(
+        self,
+        accounts: Mapping[str, Account],
+        store: IdempotencyStore,
+        retry: RetryPolicy,
+        config: HandlerConfig,
+        downloads: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._accounts = accounts
+        self._store = store
+        self._retry = retry
+        self._config = config
+        self._downloads = downloads or httpx.AsyncClient(timeout=30.0)
+
+    async def handle(self, command: CommandEnvelope) -> ResultData:
+        """Process one command; never raises for anything the command itself got wrong."""
+        started = time.perf_counter()
+        try:
+            result = await self._handle(command)
+        except _Outcome as done:
+            result = done.result
+        return result.model_copy(
+            update={"duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+        )
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _result(
+        self, command: CommandEnvelope, endpoint: Endpoint[Any, Any] | None, **fields: Any
+    ) -> ResultData:
+        return ResultData(
+            command_id=command.id,
+            command_type=command.type,
+            idempotency_key=command.effective_idempotency_key,
+            endpoint=endpoint.path if endpoint else None,
+            **fields,
+        )
+
+    def _reject(
+        self,
+        command: CommandEnvelope,
+        endpoint: Endpoint[Any, Any] | None,
+        error_class: str,
+        message: str,
+        fields: list[dict[str, str]] | None = None,
+    ) -> _Outcome:
+        error = ErrorInfo(error_class=error_class, message=message, fields=fields)
+        return _Outcome(self._result(command, endpoint, status="rejected", error=error))
+
+    async def _handle(self, command: CommandEnvelope) -> ResultData:
+        endpoint = BY_COMMAND.get(command.type)
+        if endpoint is None:
+            raise self._reject(
+                command, None, "UnknownCommandType", f"unknown command type {command.type!r}"
+            )
+        account = self._accounts.get(command.account)
+        if account is None:
+            raise self._reject(
+                command, endpoint, "UnknownAccount", f"unknown account {command.account!r}"
+            )
+        request = await self._request(command, endpoint)
+        if command.expired():
+            raise _Outcome(
+                self._failed(
+                    command,
+                    endpoint,
+                    "DeadlineExpired",
+                    "the deadline passed before the vendor was called",
+                    attempts=0,
+                )
+            )
+        if endpoint.kind == "query":
+            return await self._call(command, endpoint, account, request, reclaimed=False)
+        return await self._mutation(command, endpoint, account, request)
+
+    async def _request(
+        self, command: CommandEnvelope, endpoint: Endpoint[Any, Any]
+    ) -> VendorRequest:
+        try:
+            if command.type == "FileUpload":
+                payload = FileUploadPayload.model_validate(command.payload)
+                return await build_upload_request(
+                    payload,
+                    self._downloads,
+                    self._config.upload_inline_max,
+                    self._config.upload_source_max,
+                )
+            request: VendorRequest = endpoint.request_model.model_validate(command.payload)
+            return request
+        except ValidationError as exc:
+            raise self._reject(
+                command,
+                endpoint,
+                "InvalidPayload",
+                f"payload does not match {endpoint.path}",
+                field_errors(exc, "payload."),
+            ) from None
+        except UploadSourceError as exc:
+            raise self._reject(command, endpoint, "InvalidPayload", str(exc)) from None
+
+    async def _mutation(
+        self,
+        command: CommandEnvelope,
+        endpoint: Endpoint[Any, Any],
+        account: Account,
+        request: VendorRequest,
+    ) -> ResultData:
+        key = scope_key(command.account, command.effective_idempotency_key)
+        fp = fingerprint(command.type, command.payload)
+        owner = f"{self._config.owner}/{command.id}"
+        claim = await self._claim_or_wait(command, endpoint, key, fp, owner)
+        # If this is cancelled (shutdown, rebalance) before an outcome, whether the vendor was
+        # called is unknown: the claim is left to lapse, and the next owner reconciles.
+        async with self._heartbeat(key, owner):
+            result = await self._call(command, endpoint, account, request, reclaimed=claim)
+        stored = result.model_dump(mode="json", exclude={"duration_ms", "replayed"})
+        if not await self._store.complete(key, owner, stored, self._config.retention_s):
+            log.warning("idempotency claim lost before storing the outcome of %s", command.id)
+        return result
+
+    async def _claim_or_wait(
+        self, command: CommandEnvelope, endpoint: Endpoint[Any, Any], key: str, fp: str, owner: str
+    ) -> bool:
+        """Own the key (returns whether it was reclaimed), or finish with a replay/rejection."""
+        delay = 0.05
+        while True:
+            claim = await self._store.claim(key, fp, owner, self._config.lease_s)
+            if claim.state is ClaimState.CLAIMED:
+                return claim.reclaimed
+            if claim.state is ClaimState.DONE and claim.outcome is not None:
+                replay = ResultData.model_validate(
+                    {**claim.outcome, "command_id": command.id, "replayed": True, "attempts": 0}
+                )
+                raise _Outcome(replay)
+            if claim.state is ClaimState.CONFLICT:
+                raise self._reject(
+                    command,
+                    endpoint,
+                    "IdempotencyKeyReused",
+                    "the idempotency key was used with a different payload",
+                )
+            # IN_FLIGHT on another owner: wait for its outcome, never call twice.
+            if command.expired():
+                raise _Outcome(
+                    self._failed(
+                        command,
+                        endpoint,
+                        "DeadlineExpired",
+                        "the deadline passed while another owner held the idempotency key",
+                        attempts=0,
+                    )
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, key: str, owner: str) -> AsyncIterator[None]:
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self._config.lease_s / 3)
+                await self._store.renew(key, owner, self._config.lease_s)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _call(
+        self,
+        command: CommandEnvelope,
+        endpoint: Endpoint[Any, Any],
+        account: Account,
+        request: VendorRequest,
+        *,
+        reclaimed: bool,
+    ) -> ResultData:
+        deadline = command.deadline.timestamp() if command.deadline else None
+        attempts = 0
+
+        def count(n: int) -> None:
+            nonlocal attempts
+            attempts = n
+
+        async def attempt() -> Any:
+            await account.limiter.acquire(Lane.COMMANDS, deadline)
+            return await account.client.call(endpoint, request)
+
+        try:
+            answer = await self._retry.run(attempt, deadline, count)
+        except RateLimitDeadlineError as exc:
+            return self._failed(command, endpoint, "DeadlineExpired", str(exc), attempts=attempts)
+        except VendorAPIError as exc:
+            reconciled = await self._reconcile(command, account, exc) if reclaimed else None
+            if reconciled is not None:
+                return reconciled.model_copy(update={"attempts": attempts})
+            return self._result(
+                command,
+                endpoint,
+                status="failed",
+                vendor=VendorStatus(ret=exc.code, msg=exc.vendor_msg),
+                error=_error_info(exc),
+                attempts=attempts,
+            )
+        except VendorError as exc:
+            return self._result(
+                command, endpoint, status="failed", error=_error_info(exc), attempts=attempts
+            )
+        body = answer.model_dump(exclude_none=True)
+        vendor = VendorStatus(ret=body.pop("ret", 0), msg=body.pop("msg", None))
+        body.pop("code", None)
+        return self._result(
+            command, endpoint, status="succeeded", vendor=vendor, result=body, attempts=attempts
+        )
+
+    async def _reconcile(
+        self, command: CommandEnvelope, account: Account, exc: VendorAPIError
+    ) -> ResultData | None:
+        rule = RECONCILERS.get(command.type)
+        if rule is None or exc.code not in rule.codes:
+            return None
+        if any(command.payload.get(f) in (None, "") for f in rule.requires):
+            return None
+        state: dict[str, Any] | None = None
+        if rule.read is not None:
+            try:
+                state = await rule.read(account.client, command.payload)
+            except VendorError:
+                return None
+        log.info(
+            "reconciled %s %s after an unfinished claim (vendor said %s)",
+            command.type,
+            command.id,
+            exc.code,
+        )
+        return self._result(
+            command,
+            BY_COMMAND[command.type],
+            status="succeeded",
+            vendor=VendorStatus(ret=exc.code, msg=exc.vendor_msg),
+            result={"reconciled": True, "state": state},
+        )
+
+    def _failed(
+        self,
+        command: CommandEnvelope,
+        endpoint: Endpoint[Any, Any],
+        error_class: str,
+        message: str,
+        attempts: int,
+    ) -> ResultData:
+        return self._result(
+            command,
+            endpoint,
+            status="failed",
+            error=ErrorInfo(error_class=error_class, message=message),
+            attempts=attempts,
+        )
+
+
+def _error_info(exc: GatewayError) -> ErrorInfo:
+    if isinstance(exc, VendorAPIError):
+        return ErrorInfo(
+            error_class=type(exc).__name__,
+            message=str(exc),
+            code=exc.code,
+            documented=exc.documented,
+            group=exc.group,
+            retryable=exc.retryable,
+        )
+    return ErrorInfo(error_class=type(exc).__name__, message=str(exc), retryable=exc.retryable)

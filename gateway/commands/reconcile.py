@@ -1,0 +1,100 @@
+"""Reconciliation after a crash between the vendor call and the stored outcome.
+
+When a command reclaims a key whose earlier owner died mid-flight, the vendor may already
+have done the work, and the non-idempotent vendor then refuses the repeat with a "state"
+error. For the endpoints below that error, *after our own unfinished claim*, means "already
+done": the gateway reads the current state where the vendor offers a read, and reports
+success. Outside a reclaim the same error is a real failure and is reported as such.
+
+| command | vendor answer on repeat | how it is reconciled |
+|---|---|---|
+| RoomCreate (with room_id) | 40005 room id exists | RoomRead of the room -> succeeded |
+| SipGateCreate | 40019 sip gate url exists | SipGateList, the gate with that url -> succeeded |
+| StartRecording | 40040 already has mix_record | RecordingGet -> succeeded, current record |
+| StartLive | 40040 / 40060 already live | LiveGet -> succeeded with the current record |
+| StartAvc | 40050 already avc | AvcSettingGet -> succeeded |
+| MediaCreate | 40080 media exists | succeeded |
+| StopRecording, StopLive, StopDesktopRecording | 40041, 40061, 40065 not started | done |
+| StopAvc | 40051 avc not set | succeeded |
+| RoomDelete, RoomClose | 40004 no such room | succeeded |
+| ParticipantKick, KickDevice | 40008 user not in room | succeeded |
+| SipGateDelete / SipAccountDelete | 40020 / 40022 no such gate / account | succeeded |
+| InviteDevice | 40031 user is in room | succeeded |
+
+Everything else is not reconciled: a RoomCreate without room_id (the vendor picks the id),
+RoomUpdate and the layout/mute/focus commands (repeating them is harmless: they set state),
+uploads and the remaining mutations are simply called again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.vendor import BY_COMMAND, VendorClient
+
+__all__ = ["RECONCILERS", "Reconciler"]
+
+Reader = Callable[[VendorClient, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+async def _read(
+    client: VendorClient, command_type: str, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    endpoint = BY_COMMAND[command_type]
+    fields = endpoint.request_model.model_fields
+    request = endpoint.request_model.model_validate(
+        {k: v for k, v in payload.items() if k in fields}
+    )
+    answer = await client.call(endpoint, request)
+    dumped: dict[str, Any] = answer.model_dump(exclude_none=True)
+    return dumped
+
+
+def _reader(command_type: str) -> Reader:
+    async def read(client: VendorClient, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        return await _read(client, command_type, payload)
+
+    return read
+
+
+async def _sip_gate_by_url(
+    client: VendorClient, payload: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    listing = await _read(client, "SipGateList", {})
+    gates = listing.get("sip_gates") or listing.get("data") or []
+    for gate in gates if isinstance(gates, list) else []:
+        if isinstance(gate, dict) and gate.get("url") == payload.get("url"):
+            return gate
+    return listing
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciler:
+    """Codes that mean "already done" after our own unfinished claim, and how to read the state."""
+
+    codes: frozenset[int]
+    read: Reader | None = None
+    requires: tuple[str, ...] = ()  # payload fields without which nothing can be reconciled
+
+
+RECONCILERS: dict[str, Reconciler] = {
+    "RoomCreate": Reconciler(frozenset({40005}), _reader("RoomRead"), requires=("room_id",)),
+    "SipGateCreate": Reconciler(frozenset({40019}), _sip_gate_by_url),
+    "StartRecording": Reconciler(frozenset({40040}), _reader("RecordingGet")),
+    "StartLive": Reconciler(frozenset({40040, 40060}), _reader("LiveGet")),
+    "StartAvc": Reconciler(frozenset({40050}), _reader("AvcSettingGet")),
+    "MediaCreate": Reconciler(frozenset({40080})),
+    "StopRecording": Reconciler(frozenset({40041})),
+    "StopLive": Reconciler(frozenset({40041, 40061, 40065})),
+    "StopDesktopRecording": Reconciler(frozenset({40041})),
+    "StopAvc": Reconciler(frozenset({40051})),
+    "RoomDelete": Reconciler(frozenset({40004})),
+    "RoomClose": Reconciler(frozenset({40004})),
+    "ParticipantKick": Reconciler(frozenset({40008})),
+    "KickDevice": Reconciler(frozenset({40008})),
+    "SipGateDelete": Reconciler(frozenset({40020})),
+    "SipAccountDelete": Reconciler(frozenset({40022})),
+    "InviteDevice": Reconciler(frozenset({40031})),
+}
