@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -27,6 +27,9 @@ class LatencyConfig(BaseModel):
     ``fixed`` adds ``fixed_ms``; ``uniform`` draws from [``min_ms``, ``max_ms``]; ``normal``
     draws from N(``mean_ms``, ``stddev_ms``) cut at 0; ``exponential`` has mean ``mean_ms``.
     """
+
+    # A typo in a scenario must fail loudly, not silently inject nothing.
+    model_config = ConfigDict(extra="forbid")
 
     distribution: str = Field(default="fixed", pattern="^(fixed|uniform|normal|exponential)$")
     fixed_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -51,6 +54,9 @@ class RateLimitConfig(BaseModel):
     exact semantics are in ``gateway.simulator.ratelimit``.
     """
 
+    # A typo in a scenario must fail loudly, not silently inject nothing.
+    model_config = ConfigDict(extra="forbid")
+
     enabled: bool = False
     rate_per_s: float = Field(default=100.0, gt=0, allow_inf_nan=False)
     burst: int = Field(default=100, ge=1)
@@ -66,6 +72,9 @@ class RequestFaults(BaseModel):
     One uniform draw per request picks the outcome, so each rate is the exact probability of its
     outcome; the rates together must not exceed 1.
     """
+
+    # A typo in a scenario must fail loudly, not silently inject nothing.
+    model_config = ConfigDict(extra="forbid")
 
     latency: LatencyConfig = LatencyConfig()
     # vendor code -> probability (0..1) that a request is answered with that code instead.
@@ -117,3 +126,12 @@ class SimulatorSettings(BaseSettings):
     faults: FaultConfig = FaultConfig()
     request_log_size: int = 100_000
     seed: int | None = None
+    # Where download/play URLs in answers point; default http://{host}:{port}.
+    public_url: str | None = None
+    # A device called by /device/call answers after this many seconds (None: only when the
+    # scenario API answers it).
+    invite_answer_delay_s: float | None = 1.0
+    # The media server rooms land on unless told otherwise (the reference's example: "box1").
+    default_server_id: str = "box1"
+    # max_users of /app/get_licence_info.
+    max_users: int = 500
