@@ -179,7 +179,10 @@ class CommandHandler:
         # If this is cancelled (shutdown, rebalance) before an outcome, whether the vendor was
         # called is unknown: the claim is left to lapse, and the next owner reconciles.
         async with self._heartbeat(key, owner):
-            result = await self._call(command, endpoint, account, request, reclaimed=claim)
+            probed = await self._probe(command, endpoint, account) if claim else None
+            result = probed or await self._call(
+                command, endpoint, account, request, reclaimed=claim
+            )
         stored = result.model_dump(mode="json", exclude={"duration_ms", "replayed"})
         if not await self._store.complete(key, owner, stored, self._config.retention_s):
             log.warning("idempotency claim lost before storing the outcome of %s", command.id)
@@ -280,6 +283,33 @@ class CommandHandler:
         body.pop("code", None)
         return self._result(
             command, endpoint, status="succeeded", vendor=vendor, result=body, attempts=attempts
+        )
+
+    async def _probe(
+        self, command: CommandEnvelope, endpoint: Endpoint[Any, Any], account: Account
+    ) -> ResultData | None:
+        """After a reclaim: if the vendor already did the work, report it without calling again."""
+        rule = RECONCILERS.get(command.type)
+        if rule is None or rule.probe is None:
+            return None
+        if any(command.payload.get(f) in (None, "") for f in rule.requires):
+            return None
+        deadline = command.deadline.timestamp() if command.deadline else None
+        try:
+            await account.limiter.acquire(Lane.COMMANDS, deadline)
+            state = await rule.probe(account.client, command.payload)
+        except (VendorError, RateLimitDeadlineError):
+            return None
+        if state is None:
+            return None
+        log.info("reconciled %s %s by probe after an unfinished claim", command.type, command.id)
+        return self._result(
+            command,
+            endpoint,
+            status="succeeded",
+            vendor=VendorStatus(ret=0, msg="success"),
+            result={"reconciled": True, "state": state},
+            attempts=0,
         )
 
     async def _reconcile(

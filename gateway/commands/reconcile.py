@@ -1,17 +1,22 @@
 """Reconciliation after a crash between the vendor call and the stored outcome.
 
 When a command reclaims a key whose earlier owner died mid-flight, the vendor may already
-have done the work, and the non-idempotent vendor then refuses the repeat with a "state"
-error. For the endpoints below that error, *after our own unfinished claim*, means "already
-done": the gateway reads the current state where the vendor offers a read, and reports
-success. Outside a reclaim the same error is a real failure and is reported as such.
+have done the work. Two tools, both used only after our own unfinished claim:
+
+* a **probe** before calling again, where the vendor offers a read that tells whether the
+  work is done: then the result is "succeeded" and the mutation is *not* sent a second time;
+* the **codes** after calling again: the non-idempotent vendor refuses a repeat with a
+  "state" error, which here means "already done" (outside a reclaim it is a real failure).
+
+| command | probe before calling again | vendor answer on repeat -> succeeded |
+|---|---|---|
+| RoomCreate (with room_id) | RoomRead answers ret 0 | 40005 room id exists, then RoomRead |
+| SipGateCreate | SipGateList has the url | 40019 sip gate url exists, then SipGateList |
+| StartRecording | RecordingGet answers ret 0 | 40040, then RecordingGet |
+| StartLive | LiveGet answers ret 0 | 40040 / 40060, then LiveGet |
 
 | command | vendor answer on repeat | how it is reconciled |
 |---|---|---|
-| RoomCreate (with room_id) | 40005 room id exists | RoomRead of the room -> succeeded |
-| SipGateCreate | 40019 sip gate url exists | SipGateList, the gate with that url -> succeeded |
-| StartRecording | 40040 already has mix_record | RecordingGet -> succeeded, current record |
-| StartLive | 40040 / 40060 already live | LiveGet -> succeeded with the current record |
 | StartAvc | 40050 already avc | AvcSettingGet -> succeeded |
 | MediaCreate | 40080 media exists | succeeded |
 | StopRecording, StopLive, StopDesktopRecording | 40041, 40061, 40065 not started | done |
@@ -70,20 +75,43 @@ async def _sip_gate_by_url(
     return listing
 
 
+async def _sip_gate_probe(
+    client: VendorClient, payload: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    listing = await _read(client, "SipGateList", {})
+    gates = listing.get("sip_gates") or listing.get("data") or []
+    for gate in gates if isinstance(gates, list) else []:
+        if isinstance(gate, dict) and gate.get("url") == payload.get("url"):
+            return gate
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Reconciler:
-    """Codes that mean "already done" after our own unfinished claim, and how to read the state."""
+    """How to tell "already done" after our own unfinished claim.
+
+    ``probe`` returns the current state if the work is done (None if not; a vendor error
+    also means not done); ``codes`` are the refusals that mean "already done" after a repeat,
+    with ``read`` to fetch the state to report.
+    """
 
     codes: frozenset[int]
     read: Reader | None = None
     requires: tuple[str, ...] = ()  # payload fields without which nothing can be reconciled
+    probe: Reader | None = None
 
 
 RECONCILERS: dict[str, Reconciler] = {
-    "RoomCreate": Reconciler(frozenset({40005}), _reader("RoomRead"), requires=("room_id",)),
-    "SipGateCreate": Reconciler(frozenset({40019}), _sip_gate_by_url),
-    "StartRecording": Reconciler(frozenset({40040}), _reader("RecordingGet")),
-    "StartLive": Reconciler(frozenset({40040, 40060}), _reader("LiveGet")),
+    "RoomCreate": Reconciler(
+        frozenset({40005}), _reader("RoomRead"), ("room_id",), probe=_reader("RoomRead")
+    ),
+    "SipGateCreate": Reconciler(frozenset({40019}), _sip_gate_by_url, probe=_sip_gate_probe),
+    "StartRecording": Reconciler(
+        frozenset({40040}), _reader("RecordingGet"), probe=_reader("RecordingGet")
+    ),
+    "StartLive": Reconciler(
+        frozenset({40040, 40060}), _reader("LiveGet"), probe=_reader("LiveGet")
+    ),
     "StartAvc": Reconciler(frozenset({40050}), _reader("AvcSettingGet")),
     "MediaCreate": Reconciler(frozenset({40080})),
     "StopRecording": Reconciler(frozenset({40041})),
