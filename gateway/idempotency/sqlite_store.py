@@ -1,11 +1,14 @@
 """SQLite idempotency store: a file, for a single gateway instance (the default).
 
 aiosqlite runs the connection on its own thread. Each claim is one ``BEGIN IMMEDIATE``
-transaction, so check-and-set is atomic even with several tasks on the loop.
+transaction; an asyncio lock keeps the tasks of this process from interleaving statements
+on the one connection (a statement issued while another task's transaction is open would
+join it), and SQLite's own locking keeps other processes out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -38,6 +41,7 @@ class SqliteIdempotencyStore:
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._clock = clock
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -53,6 +57,10 @@ class SqliteIdempotencyStore:
         return cls(db, clock)
 
     async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
+        async with self._lock:
+            return await self._claim(key, fingerprint, owner, lease_s)
+
+    async def _claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
         now = self._clock()
         await self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -96,34 +104,38 @@ class SqliteIdempotencyStore:
         return Claim(ClaimState.CLAIMED, owner=owner, reclaimed=True)
 
     async def renew(self, key: str, owner: str, lease_s: float) -> bool:
-        cur = await self._db.execute(
-            "UPDATE idempotency SET lease_until = ?"
-            " WHERE key = ? AND owner = ? AND state = 'in_flight'",
-            (self._clock() + lease_s, key, owner),
-        )
+        async with self._lock:
+            cur = await self._db.execute(
+                "UPDATE idempotency SET lease_until = ?"
+                " WHERE key = ? AND owner = ? AND state = 'in_flight'",
+                (self._clock() + lease_s, key, owner),
+            )
         return cur.rowcount == 1
 
     async def complete(
         self, key: str, owner: str, outcome: dict[str, Any], retention_s: float
     ) -> bool:
-        cur = await self._db.execute(
-            "UPDATE idempotency SET state = 'done', lease_until = NULL, expires_at = ?, outcome = ?"
-            " WHERE key = ? AND owner = ? AND state = 'in_flight'",
-            (self._clock() + retention_s, json.dumps(outcome), key, owner),
-        )
+        async with self._lock:
+            cur = await self._db.execute(
+                "UPDATE idempotency SET state = 'done', lease_until = NULL, expires_at = ?, outcome = ?"
+                " WHERE key = ? AND owner = ? AND state = 'in_flight'",
+                (self._clock() + retention_s, json.dumps(outcome), key, owner),
+            )
         return cur.rowcount == 1
 
     async def release(self, key: str, owner: str) -> None:
-        await self._db.execute(
-            "DELETE FROM idempotency WHERE key = ? AND owner = ? AND state = 'in_flight'",
-            (key, owner),
-        )
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM idempotency WHERE key = ? AND owner = ? AND state = 'in_flight'",
+                (key, owner),
+            )
 
     async def purge_expired(self) -> int:
         """Delete outcomes past their retention; returns how many."""
-        cur = await self._db.execute(
-            "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (self._clock(),)
-        )
+        async with self._lock:
+            cur = await self._db.execute(
+                "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (self._clock(),)
+            )
         return cur.rowcount
 
     async def close(self) -> None:
