@@ -30,11 +30,8 @@ def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -
 def build_accounts(settings: GatewaySettings, redis: Redis | None) -> dict[str, Account]:
     """Every configured account by name ("default" is ``settings.vendor``)."""
     configured = {"default": settings.vendor, **settings.accounts}
-    return {
-        name: Account(
-            name=name,
-            client=build_vendor_client(vendor),
-            limiter=build_limiter(name, vendor.rate_limit, redis),
-        )
-        for name, vendor in configured.items()
-    }
+    accounts = {}
+    for name, vendor in configured.items():
+        limiter = build_limiter(name, vendor.rate_limit, redis)
+        accounts[name] = Account(name, build_vendor_client(vendor, limiter), limiter)
+    return accounts

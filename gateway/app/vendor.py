@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from gateway.ratelimit import RateLimiter
 from gateway.settings import VendorSettings
 from gateway.vendor import HttpLimits, VendorClient, build_http_client
 
 __all__ = ["build_vendor_client"]
 
 
-def build_vendor_client(settings: VendorSettings) -> VendorClient:
+def build_vendor_client(
+    settings: VendorSettings, limiter: RateLimiter | None = None
+) -> VendorClient:
     """A VendorClient on its own pooled httpx client, configured from ``settings``."""
     http = build_http_client(
         settings.base_url,
@@ -26,4 +29,5 @@ def build_vendor_client(settings: VendorSettings) -> VendorClient:
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         token_ttl_s=settings.token_ttl_s,
+        limiter=limiter,
     )

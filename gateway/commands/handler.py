@@ -26,7 +26,7 @@ from gateway.errors import GatewayError
 from gateway.idempotency import ClaimState, IdempotencyStore, fingerprint, scope_key
 from gateway.messages.envelope import CommandEnvelope, field_errors
 from gateway.messages.results import ErrorInfo, ResultData, VendorStatus
-from gateway.ratelimit import Lane, RateLimitDeadlineError, RateLimiter
+from gateway.ratelimit import Lane, RateLimitDeadlineError, RateLimiter, request_budget
 from gateway.vendor import BY_COMMAND, Endpoint, VendorClient, VendorRequest
 from gateway.vendor.errors import VendorAPIError, VendorError
 
@@ -255,11 +255,11 @@ class CommandHandler:
             attempts = n
 
         async def attempt() -> Any:
-            await account.limiter.acquire(Lane.COMMANDS, deadline)
             return await account.client.call(endpoint, request)
 
         try:
-            answer = await self._retry.run(attempt, deadline, count)
+            with request_budget(Lane.COMMANDS, deadline):
+                answer = await self._retry.run(attempt, deadline, count)
         except RateLimitDeadlineError as exc:
             return self._failed(command, endpoint, "DeadlineExpired", str(exc), attempts=attempts)
         except VendorAPIError as exc:
@@ -296,8 +296,8 @@ class CommandHandler:
             return None
         deadline = command.deadline.timestamp() if command.deadline else None
         try:
-            await account.limiter.acquire(Lane.COMMANDS, deadline)
-            state = await rule.probe(account.client, command.payload)
+            with request_budget(Lane.COMMANDS, deadline):
+                state = await rule.probe(account.client, command.payload)
         except (VendorError, RateLimitDeadlineError):
             return None
         if state is None:
@@ -323,8 +323,9 @@ class CommandHandler:
         state: dict[str, Any] | None = None
         if rule.read is not None:
             try:
-                state = await rule.read(account.client, command.payload)
-            except VendorError:
+                with request_budget(Lane.COMMANDS, None):
+                    state = await rule.read(account.client, command.payload)
+            except (VendorError, RateLimitDeadlineError):
                 return None
         log.info(
             "reconciled %s %s after an unfinished claim (vendor said %s)",

@@ -117,7 +117,8 @@ class SqliteIdempotencyStore:
     ) -> bool:
         async with self._lock:
             cur = await self._db.execute(
-                "UPDATE idempotency SET state = 'done', lease_until = NULL, expires_at = ?, outcome = ?"
+                "UPDATE idempotency"
+                " SET state = 'done', lease_until = NULL, expires_at = ?, outcome = ?"
                 " WHERE key = ? AND owner = ? AND state = 'in_flight'",
                 (self._clock() + retention_s, json.dumps(outcome), key, owner),
             )

@@ -1,5 +1,6 @@
 """Rate limiting per vendor account: GCRA, priority lanes, in-process and Redis limiters."""
 
+from gateway.ratelimit.context import RequestBudget, current_budget, request_budget
 from gateway.ratelimit.gcra import Gcra, GcraState
 from gateway.ratelimit.lanes import Lane, LaneBudget, split_budget
 from gateway.ratelimit.limiter import (
@@ -19,6 +20,9 @@ __all__ = [
     "RateLimitDeadlineError",
     "RateLimiter",
     "RedisRateLimiter",
+    "RequestBudget",
     "UnlimitedRateLimiter",
+    "current_budget",
+    "request_budget",
     "split_budget",
 ]

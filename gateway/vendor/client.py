@@ -2,7 +2,9 @@
 
 The per-endpoint methods come from the generated :class:`VendorEndpointMethods`; all of them
 go through :meth:`VendorClient.call`, which adds the token (refreshing it once on 40003),
-sends the request and turns a non-success code into its typed error. Retries of transient
+waits for a rate-limit slot (for every HTTP request, token fetches included, on the lane and
+deadline of ``gateway.ratelimit.request_budget``), sends the request and turns a
+non-success code into its typed error. Retries of transient
 errors are the caller's policy (the command pipeline's), not the client's: the client makes
 exactly one vendor attempt per call, plus at most one after a token refresh.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from gateway.ratelimit import RateLimiter, current_budget
 from gateway.vendor.auth import TokenProvider
 from gateway.vendor.client_methods import VendorEndpointMethods
 from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT, to_form
@@ -39,8 +42,10 @@ class VendorClient(VendorEndpointMethods):
         access_key: SecretStr,
         secret_key: SecretStr,
         token_ttl_s: float | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._transport = VendorTransport(http)
+        self._limiter = limiter
         self._http = http
         self._credentials = TokenGetRequest(access_key=access_key, secret_key=secret_key)
         self.tokens = TokenProvider(self._fetch_token, ttl_s=token_ttl_s)
@@ -89,6 +94,10 @@ class VendorClient(VendorEndpointMethods):
         params, files = to_form(request)
         if token is not None:
             params["token"] = token
+        if self._limiter is not None:
+            # Every HTTP request counts against the vendor's limit, token fetches included.
+            budget = current_budget()
+            await self._limiter.acquire(budget.lane, budget.deadline)
         body = await self._transport.send(endpoint, params, files)
         if body["ret"] != 0:
             msg = body.get("msg")
