@@ -65,6 +65,7 @@ def gateway_settings(
     rate_per_s: float | None = None,
     redis_url: str | None = None,
     sqlite_path: str | None = None,
+    retry: RetrySettings | None = None,
     **commands: Any,
 ) -> GatewaySettings:
     """Settings for a gateway under test (retries fast, limits off unless asked)."""
@@ -89,7 +90,7 @@ def gateway_settings(
             sqlite_path=sqlite_path or f".cache/test-idem/{uuid.uuid4().hex}.sqlite3",
             lease_s=3.0,
         ),
-        retry=RetrySettings(max_attempts=6, initial_wait_s=0.05, max_wait_s=0.5),
+        retry=retry or RetrySettings(max_attempts=6, initial_wait_s=0.05, max_wait_s=0.5),
         commands=CommandsSettings(grace_period_s=5.0, **commands),
     )
 
