@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from contextlib import AsyncExitStack
 
 from redis.asyncio import Redis
@@ -61,7 +62,9 @@ async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> N
                 settings.retry.max_wait_s,
             ),
             HandlerConfig(
-                owner=settings.instance_id,
+                # A new incarnation per start: after a crash, the claims of the dead process
+                # must look foreign, so they lapse and get reconciled, never silently reused.
+                owner=f"{settings.instance_id}:{uuid.uuid4().hex[:12]}",
                 lease_s=settings.idempotency.lease_s,
                 retention_s=settings.idempotency.retention_s,
                 upload_inline_max=settings.commands.upload_inline_max_bytes,

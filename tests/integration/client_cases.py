@@ -104,9 +104,7 @@ class Case:
 # -- scenario helpers ----------------------------------------------------------------------
 
 
-async def scenario(
-    sim: httpx.AsyncClient, method: str, url: str, body: Any = None
-) -> Any:
+async def scenario(sim: httpx.AsyncClient, method: str, url: str, body: Any = None) -> Any:
     """Call the simulator's scenario API and return its JSON (raising on HTTP errors)."""
     response = await sim.request(method, url, json=body)
     response.raise_for_status()
@@ -413,7 +411,9 @@ def _device_control(
         (
             error,
             # Invited but refused: the device is not in the room.
-            ErrorCase(device_refused, lambda c: model(room_id=ROOM, user_id="dev1"), UserError, 40008),
+            ErrorCase(
+                device_refused, lambda c: model(room_id=ROOM, user_id="dev1"), UserError, 40008
+            ),
         ),
         wire=lambda c: {"room_id": ROOM, "user_id": "dev1"},
         state=state,
@@ -528,10 +528,12 @@ CASES: tuple[Case, ...] = (
             "user_id": "owner",
             "enable_auto_avc": "true",
         },
-        state=lambda s, c: (room := room_of(s)) is not None
-        and room["topic"] == "Weekly"
-        and room["enable_auto_avc"] is True
-        and room["is_open"] is False,
+        state=lambda s, c: (
+            (room := room_of(s)) is not None
+            and room["topic"] == "Weekly"
+            and room["enable_auto_avc"] is True
+            and room["is_open"] is False
+        ),
     ),
     Case(
         "/room/update",
@@ -542,10 +544,12 @@ CASES: tuple[Case, ...] = (
         lambda a, c: a.msg == "success",
         (_unknown_room(R.RoomUpdateRequest, topic="Retro"),),
         wire=lambda c: {"room_id": ROOM, "topic": "Retro", "host_id": "host1", "password": "***"},
-        state=lambda s, c: (room := room_of(s)) is not None
-        and room["topic"] == "Retro"
-        and room["host_id"] == "host1"
-        and room["has_password"] is True,
+        state=lambda s, c: (
+            (room := room_of(s)) is not None
+            and room["topic"] == "Retro"
+            and room["host_id"] == "host1"
+            and room["has_password"] is True
+        ),
     ),
     Case(
         "/room/room_lock",
@@ -590,9 +594,11 @@ CASES: tuple[Case, ...] = (
             ErrorCase(None, lambda c: R.RoomCloseRequest(room_id=""), InvalidArgumentsError, 40002),
         ),
         wire=lambda c: {"room_id": ROOM},
-        state=lambda s, c: (room := room_of(s)) is not None
-        and room["is_open"] is False
-        and room["participants"] == [],
+        state=lambda s, c: (
+            (room := room_of(s)) is not None
+            and room["is_open"] is False
+            and room["participants"] == []
+        ),
     ),
     Case(
         "/room/get_statistic",
@@ -617,10 +623,12 @@ CASES: tuple[Case, ...] = (
         "/room/list",
         alice_in_room,
         lambda c: R.RoomListRequest(),
-        lambda a, c: a.room_count == 1
-        and a.user_count == 1
-        and a.rooms[0]["room_id"] == ROOM
-        and [u["user_id"] for u in a.rooms[0]["users"]] == ["alice"],
+        lambda a, c: (
+            a.room_count == 1
+            and a.user_count == 1
+            and a.rooms[0]["room_id"] == ROOM
+            and [u["user_id"] for u in a.rooms[0]["users"]] == ["alice"]
+        ),
         (
             ErrorCase(
                 injected("/room/list", 40094),
@@ -658,10 +666,12 @@ CASES: tuple[Case, ...] = (
         "/room/participate/list",
         alice_in_room,
         lambda c: P.ParticipantListRequest(room_id=ROOM),
-        lambda a, c: (alice := only(a.participates)) is not None
-        and alice["user_id"] == "alice"
-        and alice["videos"][0]["id"] == "alice_video0"
-        and alice["audios"][0]["status"] == "published",
+        lambda a, c: (
+            (alice := only(a.participates)) is not None
+            and alice["user_id"] == "alice"
+            and alice["videos"][0]["id"] == "alice_video0"
+            and alice["audios"][0]["status"] == "published"
+        ),
         (
             ErrorCase(
                 None,
@@ -678,11 +688,13 @@ CASES: tuple[Case, ...] = (
         "/room/get_record",
         mix_done,
         lambda c: REC.RecordGetRequest(room_id=ROOM, record_id=c["record_id"]),
-        lambda a, c: (rec := only(a.record_files)) is not None
-        and rec["record_id"] == c["record_id"]
-        and rec["room_id"] == ROOM
-        and "/attachment?file=" in rec["down_url"]
-        and len(rec["transcode_files"]["down_url"]) == 2,
+        lambda a, c: (
+            (rec := only(a.record_files)) is not None
+            and rec["record_id"] == c["record_id"]
+            and rec["room_id"] == ROOM
+            and "/attachment?file=" in rec["down_url"]
+            and len(rec["transcode_files"]["down_url"]) == 2
+        ),
         (
             ErrorCase(
                 None,
@@ -699,9 +711,11 @@ CASES: tuple[Case, ...] = (
         lambda c: REC.RecordListRequest(
             room_id=ROOM, record_start_time=window()[0], record_end_time=window()[1], pagesize=5
         ),
-        lambda a, c: (rec := only(a.data)) is not None
-        and rec["room_id"] == ROOM
-        and rec["file_type"] == "tms",
+        lambda a, c: (
+            (rec := only(a.data)) is not None
+            and rec["room_id"] == ROOM
+            and rec["file_type"] == "tms"
+        ),
         (
             # room_id is documented as an int.
             ErrorCase(
@@ -742,17 +756,21 @@ CASES: tuple[Case, ...] = (
             "videos": compact(LAYOUT),
             "audio_mixer_users": '["alice"]',
         },
-        state=lambda s, c: (rec := only(s["recordings"])) is not None
-        and rec["running"] is True
-        and rec["videos"] == LAYOUT
-        and rec["audio_mixer_users"] == ["alice"],
+        state=lambda s, c: (
+            (rec := only(s["recordings"])) is not None
+            and rec["running"] is True
+            and rec["videos"] == LAYOUT
+            and rec["audio_mixer_users"] == ["alice"]
+        ),
     ),
     Case(
         "/room/mix_record/stop",
         mix_running,
         lambda c: REC.StopRecordingRequest(room_id=ROOM, record_id=c["record_id"]),
-        lambda a, c: {f["file_type"] for f in a.data} == {"mp4", "mp3"}
-        and all("/attachment?file=" in f["download_url"] for f in a.data),
+        lambda a, c: (
+            {f["file_type"] for f in a.data} == {"mp4", "mp3"}
+            and all("/attachment?file=" in f["download_url"] for f in a.data)
+        ),
         (
             ErrorCase(
                 alice_in_room,
@@ -762,8 +780,9 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "record_id": c["record_id"]},
-        state=lambda s, c: (rec := recording_of(s, c["record_id"])) is not None
-        and rec["running"] is False,
+        state=lambda s, c: (
+            (rec := recording_of(s, c["record_id"])) is not None and rec["running"] is False
+        ),
     ),
     Case(
         "/room/mix_record/update_layout",
@@ -781,8 +800,9 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "videos": compact(LAYOUT[:1])},
-        state=lambda s, c: (rec := recording_of(s, c["record_id"])) is not None
-        and rec["videos"] == LAYOUT[:1],
+        state=lambda s, c: (
+            (rec := recording_of(s, c["record_id"])) is not None and rec["videos"] == LAYOUT[:1]
+        ),
     ),
     Case(
         "/room/mix_record/update_audio_layout",
@@ -805,18 +825,22 @@ CASES: tuple[Case, ...] = (
             "room_id": ROOM,
             "audio_mixer_users": '[{"user_id":"alice","channel":1}]',
         },
-        state=lambda s, c: (rec := recording_of(s, c["record_id"])) is not None
-        and rec["audio_mixer_users"] == [{"user_id": "alice", "channel": 1}],
+        state=lambda s, c: (
+            (rec := recording_of(s, c["record_id"])) is not None
+            and rec["audio_mixer_users"] == [{"user_id": "alice", "channel": 1}]
+        ),
     ),
     Case(
         "/room/mix_record/get",
         mix_done,
         lambda c: REC.RecordingGetRequest(room_id=ROOM),
-        lambda a, c: (rec := only(a.data)) is not None
-        and rec["record_id"] == c["record_id"]
-        and rec["name"] == "standup"
-        and rec["download_url"].endswith(".tms")
-        and len(rec["transcode_files"]) == 2,
+        lambda a, c: (
+            (rec := only(a.data)) is not None
+            and rec["record_id"] == c["record_id"]
+            and rec["name"] == "standup"
+            and rec["download_url"].endswith(".tms")
+            and len(rec["transcode_files"]) == 2
+        ),
         (_unknown_room(REC.RecordingGetRequest),),
         wire=lambda c: {"room_id": ROOM},
     ),
@@ -846,9 +870,11 @@ CASES: tuple[Case, ...] = (
         "/web_record/stop",
         web_recording,
         lambda c: REC.StopWebRecordingRequest(record_id=c["record_id"]),
-        lambda a, c: a.record_id == c["record_id"]
-        and "/attachment?file=" in a.download_url
-        and a.filepath.endswith(".mp4"),
+        lambda a, c: (
+            a.record_id == c["record_id"]
+            and "/attachment?file=" in a.download_url
+            and a.filepath.endswith(".mp4")
+        ),
         (
             # "grpc ... not found record info!" comes as the common group's 41005.
             ErrorCase(
@@ -865,9 +891,11 @@ CASES: tuple[Case, ...] = (
         "/web_record/find",
         web_recording,
         lambda c: REC.WebRecordingFindRequest(record_id=c["record_id"]),
-        lambda a, c: (info := only(a.infos)) is not None
-        and info["record_id"] == c["record_id"]
-        and info["url"] == "https://example.com/board",
+        lambda a, c: (
+            (info := only(a.infos)) is not None
+            and info["record_id"] == c["record_id"]
+            and info["url"] == "https://example.com/board"
+        ),
         (
             ErrorCase(
                 None,
@@ -897,10 +925,12 @@ CASES: tuple[Case, ...] = (
         "/room/record/get",
         mix_done,
         lambda c: REC.AudioRecordGetRequest(room_id=ROOM),
-        lambda a, c: (mp3 := only(a.data)) is not None
-        and mp3["file_type"] == "mp3"
-        and mp3["room_id"] == ROOM
-        and "/attachment?file=" in mp3["download_url"],
+        lambda a, c: (
+            (mp3 := only(a.data)) is not None
+            and mp3["file_type"] == "mp3"
+            and mp3["room_id"] == ROOM
+            and "/attachment?file=" in mp3["download_url"]
+        ),
         (
             ErrorCase(
                 None, lambda c: REC.AudioRecordGetRequest(room_id=""), InvalidArgumentsError, 40002
@@ -945,17 +975,20 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM},
-        state=lambda s, c: (rec := recording_of(s, c["record_id"])) is not None
-        and rec["running"] is False,
+        state=lambda s, c: (
+            (rec := recording_of(s, c["record_id"])) is not None and rec["running"] is False
+        ),
     ),
     Case(
         "/room/desktop_record/get",
         desktop_done,
         lambda c: REC.DesktopRecordingGetRequest(room_id=ROOM, name="screen"),
-        lambda a, c: (f := only(a.data)) is not None
-        and f["name"] == "screen"
-        and f["file_type"] == "mp4"
-        and "/attachment?file=" in f["download_url"],
+        lambda a, c: (
+            (f := only(a.data)) is not None
+            and f["name"] == "screen"
+            and f["file_type"] == "mp4"
+            and "/attachment?file=" in f["download_url"]
+        ),
         (_unknown_room(REC.DesktopRecordingGetRequest),),
         wire=lambda c: {"room_id": ROOM, "name": "screen"},
     ),
@@ -981,9 +1014,11 @@ CASES: tuple[Case, ...] = (
             _unknown_room(LIVE.StartLiveRequest, push_url=PUSH_URL),
         ),
         wire=lambda c: {"room_id": ROOM, "push_url": PUSH_URL, "videos": compact(LAYOUT)},
-        state=lambda s, c: (live := only(s["lives"])) is not None
-        and live["push_url"] == PUSH_URL
-        and live["videos"] == LAYOUT,
+        state=lambda s, c: (
+            (live := only(s["lives"])) is not None
+            and live["push_url"] == PUSH_URL
+            and live["videos"] == LAYOUT
+        ),
     ),
     Case(
         "/room/mix_live/update_layout",
@@ -1040,12 +1075,12 @@ CASES: tuple[Case, ...] = (
         "/room/mix_live/get",
         live_running,
         lambda c: LIVE.LiveGetRequest(room_id=ROOM),
-        lambda a, c: (live := only(a.data)) is not None
-        and live["record_id"] == c["record_id"]
-        and live["push_url"] == PUSH_URL,
-        (
-            ErrorCase(open_room, lambda c: LIVE.LiveGetRequest(room_id=ROOM), MixRecordError, 40041),
+        lambda a, c: (
+            (live := only(a.data)) is not None
+            and live["record_id"] == c["record_id"]
+            and live["push_url"] == PUSH_URL
         ),
+        (ErrorCase(open_room, lambda c: LIVE.LiveGetRequest(room_id=ROOM), MixRecordError, 40041),),
         wire=lambda c: {"room_id": ROOM},
     ),
     # -- avc -------------------------------------------------------------------------------
@@ -1080,9 +1115,11 @@ CASES: tuple[Case, ...] = (
             "layout_mode": "2",
             "video_resolution": "1920*1080",
         },
-        state=lambda s, c: (avc := only(s["avc"])) is not None
-        and avc["manual"] is True
-        and avc["layout_mode"] == 2,
+        state=lambda s, c: (
+            (avc := only(s["avc"])) is not None
+            and avc["manual"] is True
+            and avc["layout_mode"] == 2
+        ),
     ),
     Case(
         "/room/avc/stop",
@@ -1124,9 +1161,11 @@ CASES: tuple[Case, ...] = (
             "main_video_resource_id": "alice_video0",
             "layout_mode": "2",
         },
-        state=lambda s, c: (avc := only(s["avc"])) is not None
-        and avc["main_video_resource_id"] == "alice_video0"
-        and avc["layout_mode"] == 2,
+        state=lambda s, c: (
+            (avc := only(s["avc"])) is not None
+            and avc["main_video_resource_id"] == "alice_video0"
+            and avc["layout_mode"] == 2
+        ),
     ),
     Case(
         "/room/avc/select_media",
@@ -1142,8 +1181,10 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "videos": compact(LAYOUT)},
-        state=lambda s, c: (avc := only(s["avc"])) is not None
-        and set(avc["videos"]) == {"alice_video0", "bob_video0"},
+        state=lambda s, c: (
+            (avc := only(s["avc"])) is not None
+            and set(avc["videos"]) == {"alice_video0", "bob_video0"}
+        ),
     ),
     Case(
         "/room/avc/set_focus_video",
@@ -1159,18 +1200,21 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "resource_id": "alice_video0"},
-        state=lambda s, c: (avc := only(s["avc"])) is not None
-        and avc["focus_resource_id"] == "alice_video0",
+        state=lambda s, c: (
+            (avc := only(s["avc"])) is not None and avc["focus_resource_id"] == "alice_video0"
+        ),
     ),
     Case(
         "/room/avc/get_avc_setting",
         avc_on,
         lambda c: AVC.AvcSettingGetRequest(room_id=ROOM),
-        lambda a, c: a.data["room_id"] == ROOM
-        and a.data["view_width"] == 1280
-        and a.data["view_height"] == 720
-        and a.data["layoutMode"] == "Outgoing_View_Layout_Auto_Orato"
-        and "alice_video0" in a.data["videos"],
+        lambda a, c: (
+            a.data["room_id"] == ROOM
+            and a.data["view_width"] == 1280
+            and a.data["view_height"] == 720
+            and a.data["layoutMode"] == "Outgoing_View_Layout_Auto_Orato"
+            and "alice_video0" in a.data["videos"]
+        ),
         (
             ErrorCase(
                 alice_in_room, lambda c: AVC.AvcSettingGetRequest(room_id=ROOM), AvcError, 40051
@@ -1209,11 +1253,15 @@ CASES: tuple[Case, ...] = (
         lambda c: MEDIA.MediaPlayRequest(
             room_id=ROOM, play_id=c["play_id"], url=MP4_URL, replay_times=2
         ),
-        lambda a, c: a.data["has_video"] == 1 and a.data["has_audio"] == 1 and a.data["duration"] > 0,
+        lambda a, c: (
+            a.data["has_video"] == 1 and a.data["has_audio"] == 1 and a.data["duration"] > 0
+        ),
         (
             ErrorCase(
                 None,
-                lambda c: MEDIA.MediaPlayRequest(room_id=ROOM, play_id="no-such-player", url=MP4_URL),
+                lambda c: MEDIA.MediaPlayRequest(
+                    room_id=ROOM, play_id="no-such-player", url=MP4_URL
+                ),
                 MediaError,
                 40081,
             ),
@@ -1290,17 +1338,20 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "play_id": c["play_id"], "url": MP4_URL},
-        state=lambda s, c: (p := only(s["media"])) is not None
-        and p["play_files"][0]["play_count"] == 2,
+        state=lambda s, c: (
+            (p := only(s["media"])) is not None and p["play_files"][0]["play_count"] == 2
+        ),
     ),
     Case(
         "/media/get_media_info",
         playing,
         lambda c: MEDIA.MediaInfoGetRequest(room_id=ROOM, play_id=c["play_id"], url=MP4_URL),
-        lambda a, c: (p := only(a.data)) is not None
-        and p["play_id"] == c["play_id"]
-        and p["room_id"] == ROOM
-        and p["play_files"][0]["url"] == MP4_URL,
+        lambda a, c: (
+            (p := only(a.data)) is not None
+            and p["play_id"] == c["play_id"]
+            and p["room_id"] == ROOM
+            and p["play_files"][0]["url"] == MP4_URL
+        ),
         (
             ErrorCase(
                 None,
@@ -1385,8 +1436,10 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"delete_type": "0", "url": c["mp4_url"]},
-        state=lambda s, c: (rec := recording_of(s, c["record_id"])) is not None
-        and all(not f.endswith(".mp4") for f in rec["files"]),
+        state=lambda s, c: (
+            (rec := recording_of(s, c["record_id"])) is not None
+            and all(not f.endswith(".mp4") for f in rec["files"])
+        ),
     ),
     # -- sip -------------------------------------------------------------------------------
     Case(
@@ -1435,19 +1488,17 @@ CASES: tuple[Case, ...] = (
             "url": "sip:10.0.0.9:5060",
             "status": "0",
         },
-        state=lambda s, c: s["sip"]["gates"]
-        == [{"id": c["gate_id"], "name": "pbx-new", "status": "0", "url": "sip:10.0.0.9:5060"}],
+        state=lambda s, c: (
+            s["sip"]["gates"]
+            == [{"id": c["gate_id"], "name": "pbx-new", "status": "0", "url": "sip:10.0.0.9:5060"}]
+        ),
     ),
     Case(
         "/sip/gate/del",
         account,
         lambda c: SIP.SipGateDeleteRequest(sip_gate_id=c["gate_id"]),
         lambda a, c: a.msg == "success",
-        (
-            ErrorCase(
-                None, lambda c: SIP.SipGateDeleteRequest(sip_gate_id=999), SipError, 40020
-            ),
-        ),
+        (ErrorCase(None, lambda c: SIP.SipGateDeleteRequest(sip_gate_id=999), SipError, 40020),),
         wire=lambda c: {"sip_gate_id": str(c["gate_id"])},
         state=lambda s, c: s["sip"] == {"gates": [], "accounts": []},
     ),
@@ -1476,9 +1527,9 @@ CASES: tuple[Case, ...] = (
             recv_audio_codec="PCMA",
             is_default="1",
         ),
-        lambda a, c: isinstance(a.account_id, int)
-        and a.name == "1003"
-        and a.sip_gate_id == c["gate_id"],
+        lambda a, c: (
+            isinstance(a.account_id, int) and a.name == "1003" and a.sip_gate_id == c["gate_id"]
+        ),
         (
             ErrorCase(
                 None,
@@ -1531,18 +1582,22 @@ CASES: tuple[Case, ...] = (
             "password": "***",
             "send_audio_codec": "opus",
         },
-        state=lambda s, c: (acc := only(s["sip"]["accounts"])) is not None
-        and acc["name"] == "1004"
-        and acc["send_audio_codec"] == "opus",
+        state=lambda s, c: (
+            (acc := only(s["sip"]["accounts"])) is not None
+            and acc["name"] == "1004"
+            and acc["send_audio_codec"] == "opus"
+        ),
     ),
     Case(
         "/sip/account/read",
         account,
         lambda c: SIP.SipAccountReadRequest(sip_gate_id=c["gate_id"], account_id=c["account_id"]),
-        lambda a, c: (acc := only(a.accounts)) is not None
-        and acc["account_id"] == c["account_id"]
-        and acc["gate_id"] == c["gate_id"]
-        and acc["name"] == "1003",
+        lambda a, c: (
+            (acc := only(a.accounts)) is not None
+            and acc["account_id"] == c["account_id"]
+            and acc["gate_id"] == c["gate_id"]
+            and acc["name"] == "1003"
+        ),
         (
             ErrorCase(
                 None,
@@ -1550,9 +1605,7 @@ CASES: tuple[Case, ...] = (
                 SipError,
                 40022,
             ),
-            ErrorCase(
-                None, lambda c: SIP.SipAccountReadRequest(sip_gate_id=999), SipError, 40020
-            ),
+            ErrorCase(None, lambda c: SIP.SipAccountReadRequest(sip_gate_id=999), SipError, 40020),
         ),
         wire=lambda c: {"sip_gate_id": str(c["gate_id"]), "account_id": str(c["account_id"])},
     ),
@@ -1596,8 +1649,12 @@ CASES: tuple[Case, ...] = (
             "name": "Lobby",
             "frame_rate": "30",
         },
-        state=lambda s, c: (call := only(s["device_calls"])) is not None
-        and call["invite_status"] == 0,
+        state=lambda s, c: (
+            (call := only(s["device_calls"])) is not None
+            and call["user_id"] == "dev1"
+            and call["uri"] == DEVICE_URI
+            and call["name"] == "Lobby"
+        ),
     ),
     Case(
         "/device/kick",
@@ -1614,8 +1671,9 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         wire=lambda c: {"room_id": ROOM, "user_id": "dev1"},
-        state=lambda s, c: participant_of(s, "dev1") is None
-        and s["device_calls"][0]["invite_status"] == 3,
+        state=lambda s, c: (
+            participant_of(s, "dev1") is None and s["device_calls"][0]["invite_status"] == 3
+        ),
     ),
     _device_control(
         "/device/video/focus",
@@ -1705,8 +1763,10 @@ CASES: tuple[Case, ...] = (
         ),
         # Multipart: the log records the field names only (values None), token redacted.
         wire=lambda c: {"file": None, "path": None},
-        state=lambda s, c: s["uploads"]
-        == [{"path": f"{UPLOAD_DIR}/logo.png", "size": len(PNG), "media_type": "image/png"}],
+        state=lambda s, c: (
+            s["uploads"]
+            == [{"path": f"{UPLOAD_DIR}/logo.png", "size": len(PNG), "media_type": "image/png"}]
+        ),
     ),
     Case(
         "/attachment",
@@ -1743,8 +1803,10 @@ CASES: tuple[Case, ...] = (
         "/room/get_chat_message_log",
         chat_logged,
         lambda c: ep.chat.ChatMessageLogGetRequest(room_id=ROOM, fromid="alice"),
-        lambda a, c: (session := only(a.data)) is not None
-        and [(m["fromId"], m["message"]) for m in session["messages"]] == [("alice", "hello")],
+        lambda a, c: (
+            (session := only(a.data)) is not None
+            and [(m["fromId"], m["message"]) for m in session["messages"]] == [("alice", "hello")]
+        ),
         (
             ErrorCase(
                 None,
