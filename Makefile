@@ -36,6 +36,7 @@ services-down: ## stop local Kafka and Redis
 	scripts/services.sh down
 
 test: install services ## the whole suite, against real Kafka, Redis and the simulator
+	$(VENV)/bin/gateway schemas --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: install ## unit tests only (nothing running needed)

@@ -66,6 +66,25 @@ def send(
 
 
 @app.command()
+def schemas(
+    check: Annotated[bool, typer.Option(help="fail if schemas/ differs from the code")] = False,
+    out: Annotated[str, typer.Option(help="where to write")] = "schemas",
+) -> None:
+    """Write JSON Schemas of the envelope, every command payload and every event, and AsyncAPI."""
+    from pathlib import Path
+
+    from gateway.app.schemas import check_schemas, write_schemas
+
+    if check:
+        drift = check_schemas(Path(out))
+        for rel in drift:
+            typer.echo(f"out of date: {out}/{rel}", err=True)
+        raise typer.Exit(1 if drift else 0)
+    for rel in write_schemas(Path(out)):
+        typer.echo(f"wrote {out}/{rel}")
+
+
+@app.command()
 def simulator(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 9610,
