@@ -367,5 +367,6 @@ def _error_info(exc: GatewayError) -> ErrorInfo:
             documented=exc.documented,
             group=exc.group,
             retryable=exc.retryable,
+            details=exc.details or None,
         )
     return ErrorInfo(error_class=type(exc).__name__, message=str(exc), retryable=exc.retryable)

@@ -49,6 +49,7 @@ class ErrorInfo(BaseModel):
     group: str | None = None
     retryable: bool = False
     fields: list[dict[str, str]] | None = None
+    details: dict[str, Any] | None = None  # the vendor's other answer fields, if any
 
 
 class ResultData(BaseModel):

@@ -101,5 +101,8 @@ class VendorClient(VendorEndpointMethods):
         body = await self._transport.send(endpoint, params, files)
         if body["ret"] != 0:
             msg = body.get("msg")
-            raise error_for_code(body["ret"], str(msg) if msg is not None else None, endpoint.path)
+            details = {k: v for k, v in body.items() if k not in ("ret", "code", "msg")}
+            raise error_for_code(
+                body["ret"], str(msg) if msg is not None else None, endpoint.path, details
+            )
         return endpoint.response_model.model_validate(body)

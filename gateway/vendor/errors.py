@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from gateway.errors import GatewayError
 
@@ -139,15 +140,26 @@ class VendorAPIError(VendorError):
         *,
         documented: str | None = None,
         endpoint: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         self.code = code
         self.vendor_msg = vendor_msg
         self.documented = documented
-        self.retryable = code in RETRYABLE_CODES
+        # Other fields of the answer (e.g. failed_record_list of /room/mix_live/stop).
+        self.details = details or {}
+        self.retryable = code in RETRYABLE_CODES and not _permanent(vendor_msg)
         where = f" from {endpoint}" if endpoint else ""
         super().__init__(
             f"vendor error {code}{where}: {vendor_msg or documented}", endpoint=endpoint
         )
+
+
+def _permanent(vendor_msg: str | None) -> bool:
+    # 41005 "internal error" is transient, except where the vendor uses it for a missing
+    # entity ("Internal server error:room not found or opened" on /room/close, "...room not
+    # found" on /room/participate/list, "not found record info!" on /web_record/stop): a
+    # retry cannot make the room or record appear.
+    return vendor_msg is not None and "not found" in vendor_msg.lower()
 
 
 class CommonError(VendorAPIError):
@@ -266,11 +278,14 @@ def code_table() -> dict[int, CodeInfo]:
 
 
 def error_for_code(
-    code: int, vendor_msg: str | None, endpoint: str | None = None
+    code: int,
+    vendor_msg: str | None,
+    endpoint: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> VendorAPIError:
     """Map a vendor result code to its typed error."""
     info = code_table().get(code)
     if info is None:
-        return UnknownCodeError(code, vendor_msg, endpoint=endpoint)
+        return UnknownCodeError(code, vendor_msg, endpoint=endpoint, details=details)
     cls = _BY_CODE.get(code) or _BY_GROUP.get(info.group, UnknownCodeError)
-    return cls(code, vendor_msg, documented=info.message, endpoint=endpoint)
+    return cls(code, vendor_msg, documented=info.message, endpoint=endpoint, details=details)

@@ -84,7 +84,7 @@ class ErrorCase:
     request: Callable[[Ctx], VendorRequest]
     raises: type[VendorAPIError]
     code: int
-    # Only the common group's transient faults (41005 here) are retried by the pipeline.
+    # Not found is never transient, not even when the vendor says it with 41005.
     retryable: bool = False
 
 
@@ -397,7 +397,7 @@ UP = ep.upload
 
 def _device_control(
     path: str,
-    model: type[VendorRequest],
+    model: Callable[..., VendorRequest],
     setup: Setup,
     state: Callable[[dict[str, Any], Ctx], bool],
     error: ErrorCase,
@@ -420,7 +420,7 @@ def _device_control(
     )
 
 
-def _unknown_room(model: type[VendorRequest], **fields: Any) -> ErrorCase:
+def _unknown_room(model: Callable[..., VendorRequest], **fields: Any) -> ErrorCase:
     """40004 for an unknown room id (the setup of the success case is kept)."""
     return ErrorCase(None, lambda c: model(room_id=UNKNOWN_ROOM, **fields), RoomError, 40004)
 
@@ -585,11 +585,11 @@ CASES: tuple[Case, ...] = (
         lambda a, c: a.ret == 0 and a.msg == "success",
         (
             ErrorCase(
-                None, lambda c: R.RoomCloseRequest(room_id=UNKNOWN_ROOM), CommonError, 41005, True
+                None, lambda c: R.RoomCloseRequest(room_id=UNKNOWN_ROOM), CommonError, 41005, False
             ),
             # Created but never opened: "room not found or opened".
             ErrorCase(
-                created_room, lambda c: R.RoomCloseRequest(room_id=ROOM), CommonError, 41005, True
+                created_room, lambda c: R.RoomCloseRequest(room_id=ROOM), CommonError, 41005, False
             ),
             ErrorCase(None, lambda c: R.RoomCloseRequest(room_id=""), InvalidArgumentsError, 40002),
         ),
@@ -678,7 +678,7 @@ CASES: tuple[Case, ...] = (
                 lambda c: P.ParticipantListRequest(room_id=UNKNOWN_ROOM),
                 CommonError,
                 41005,
-                True,
+                False,
             ),
         ),
         wire=lambda c: {"room_id": ROOM},
@@ -882,7 +882,7 @@ CASES: tuple[Case, ...] = (
                 lambda c: REC.StopWebRecordingRequest(record_id="no-such-record"),
                 CommonError,
                 41005,
-                True,
+                False,
             ),
         ),
         wire=lambda c: {"record_id": c["record_id"]},

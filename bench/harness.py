@@ -1,0 +1,295 @@
+"""Implementation-neutral benchmark harness.
+
+A scenario writes commands to a commands topic; the system under test (the gateway, the
+baseline loop, or any command given with ``--sut``) turns them into vendor calls against the
+simulator and writes results to a results topic; the harness reads the results, the
+simulator's request log and the SUT process's CPU and RSS. Every SUT is started the same way:
+a shell command with the GATEWAY_* variables naming the topics, group and vendor URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+PY = sys.executable
+GATEWAY_SUT = f"{shlex.quote(PY)} -m gateway run --role commands"
+BASELINE_SUT = f"{shlex.quote(PY)} {shlex.quote(str(ROOT / 'bench' / 'baseline_loop.py'))}"
+
+__all__ = [
+    "BASELINE_SUT",
+    "GATEWAY_SUT",
+    "RunStats",
+    "Topics",
+    "percentile",
+    "simulator",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), nearest rank."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+@contextmanager
+def simulator(latency_ms: float = 0.0, rate_limit: dict[str, Any] | None = None) -> Iterator[str]:
+    """The vendor simulator in its own process; yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GATEWAY_SIMULATOR_FAULTS__LATENCY__FIXED_MS": str(latency_ms),
+        "GATEWAY_SIMULATOR_REQUEST_LOG_SIZE": "500000",
+    }
+    if rate_limit:
+        for k, v in rate_limit.items():
+            env[f"GATEWAY_SIMULATOR_FAULTS__RATE_LIMIT__{k.upper()}"] = str(v)
+    proc = subprocess.Popen([PY, "-m", "gateway", "simulator", "--port", str(port)], env=env)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/_sim/calls", timeout=0.5).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@dataclass
+class Topics:
+    """A run's own topics and group."""
+
+    base: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
+
+    @property
+    def commands(self) -> str:
+        return f"{self.base}.commands"
+
+    @property
+    def results(self) -> str:
+        return f"{self.base}.results"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.base}.dlq"
+
+    @property
+    def group(self) -> str:
+        return f"{self.base}.sut"
+
+    async def create(self, bootstrap: str, partitions: int) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(self.commands, partitions, 1),
+                    NewTopic(self.results, partitions, 1),
+                    NewTopic(self.dlq, 1, 1),
+                ]
+            )
+        finally:
+            await admin.close()
+
+    def env(self, bootstrap: str, vendor_url: str, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+            "GATEWAY_KAFKA__COMMANDS_TOPIC": self.commands,
+            "GATEWAY_KAFKA__RESULTS_TOPIC": self.results,
+            "GATEWAY_KAFKA__DLQ_TOPIC": self.dlq,
+            "GATEWAY_KAFKA__CONSUMER_GROUP": self.group,
+            "GATEWAY_VENDOR__BASE_URL": vendor_url,
+            "GATEWAY_INSTANCE_ID": self.base,
+            "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(
+                ROOT / ".cache" / "bench" / f"{self.base}.sqlite3"
+            ),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+
+def _proc_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user+system) and RSS bytes of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(parts[11]) + int(parts[12])) / ticks
+    rss = int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, rss
+
+
+@dataclass
+class RunStats:
+    """What one run measured."""
+
+    sut: str
+    commands: int
+    results: int
+    seconds: float
+    throughput: float
+    added_p50_ms: float
+    added_p95_ms: float
+    added_p99_ms: float
+    cpu_s: float
+    rss_mb: float
+    statuses: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+async def produce_commands(
+    bootstrap: str, topic: str, commands: list[tuple[bytes, dict[str, Any]]]
+) -> dict[str, float]:
+    """Send commands; returns the send time of each command id."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262144)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        for key, command in commands:
+            sent[command["id"]] = time.time()
+            await producer.send(topic, json.dumps(command).encode(), key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def collect_results(
+    bootstrap: str, topic: str, expected: int, within: float
+) -> dict[str, tuple[float, dict[str, Any]]]:
+    """command id -> (arrival time, result data), read_committed from the start."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: dict[str, tuple[float, dict[str, Any]]] = {}
+    try:
+        end = time.monotonic() + within
+        while len(seen) < expected and time.monotonic() < end:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.time()
+            for records in batch.values():
+                for r in records:
+                    data = json.loads(r.value)["data"]
+                    seen.setdefault(data["command_id"], (now, data))
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def wait_ready(
+    bootstrap: str, topics: Topics, vendor_url: str, proc: subprocess.Popen[bytes]
+) -> None:
+    """One warm-up command through the SUT, so the run does not time its start-up."""
+    warm = {"id": f"warmup-{uuid.uuid4().hex}", "type": "RoomList", "payload": {}}
+    await produce_commands(bootstrap, topics.commands, [(b"warmup", warm)])
+    got = await collect_results(bootstrap, topics.results, 1, within=60)
+    if warm["id"] not in got:
+        raise RuntimeError(f"SUT did not answer the warm-up command (exit code {proc.poll()})")
+
+
+def start_sut(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, shell=True, env=env, start_new_session=True)  # noqa: S602 - the user's SUT command
+
+
+def stop_sut(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def sut_pid(proc: subprocess.Popen[bytes]) -> int:
+    """The pid doing the work: the shell's single child if the SUT was started through one."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return int(kids[0]) if kids else proc.pid
+
+
+async def vendor_times(vendor_url: str) -> dict[str, float]:
+    """Per command id (the `topic` parameter of RoomUpdate), the vendor's own time in ms."""
+    out: dict[str, float] = {}
+    since = 0
+    async with httpx.AsyncClient(base_url=vendor_url, timeout=30) as sim:
+        while True:
+            page = (await sim.get("/_sim/requests", params={"since": since, "limit": 20000})).json()
+            for e in page["entries"]:
+                cid = e["params"].get("topic")
+                if cid:
+                    out[cid] = e.get("duration_ms") or 0.0
+            since = page["last_seq"]
+            if not page.get("more"):
+                return out
+
+
+def summarise(
+    sut: str,
+    sent: dict[str, float],
+    got: dict[str, tuple[float, dict[str, Any]]],
+    vendor_ms: dict[str, float],
+    cpu: float,
+    rss: int,
+) -> RunStats:
+    ids = [i for i in sent if i in got]
+    first, last = min(sent.values()), max(got[i][0] for i in ids) if ids else time.time()
+    added = [max(0.0, (got[i][0] - sent[i]) * 1000 - vendor_ms.get(i, 0.0)) for i in ids]
+    statuses: dict[str, int] = {}
+    for i in ids:
+        s = got[i][1].get("status", "?")
+        statuses[s] = statuses.get(s, 0) + 1
+    seconds = last - first
+    return RunStats(
+        sut,
+        len(sent),
+        len(ids),
+        round(seconds, 3),
+        round(len(ids) / seconds, 1) if seconds else 0.0,
+        round(percentile(added, 50), 2),
+        round(percentile(added, 95), 2),
+        round(percentile(added, 99), 2),
+        round(cpu, 2),
+        round(rss / 2**20, 1),
+        statuses,
+    )
+
+
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
