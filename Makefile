@@ -50,7 +50,7 @@ lint: install ## ruff and mypy
 generate: install ## regenerate the vendor endpoint modules from the spec
 	$(PY) scripts/gen_vendor_endpoints.py
 
-demo: install ## the main job on this machine with embedded defaults
+demo: install services ## the whole loop on this machine: simulator, gateway, Kafka
 	$(VENV)/bin/gateway demo
 
 simulator: install ## run the vendor simulator on 127.0.0.1:9610

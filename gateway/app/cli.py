@@ -101,11 +101,12 @@ def demo(
         str | None,
         typer.Option(help="use a simulator already running here instead of starting one"),
     ] = None,
+    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers")] = "127.0.0.1:9092",
 ) -> None:
-    """Walk through a short scenario against the simulator, printing each call and answer."""
+    """The whole loop on this machine: simulator, gateway, real commands and their results."""
     from gateway.app.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(vendor_url)))
+    raise typer.Exit(asyncio.run(run_demo(vendor_url, bootstrap)))
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,7 +60,7 @@ def test_single_gcra_sustained_rate(times: list[float], rate: float) -> None:
     """A burst of 1 spaces every start by at least the interval."""
     limit, state = Gcra(rate, 1), GcraState()
     starts = [state.reserve(limit, t) for t in sorted(times)]
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(g >= limit.interval - 1e-9 for g in gaps)
 
 
