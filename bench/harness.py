@@ -136,6 +136,7 @@ class Topics:
                 ROOT / ".cache" / "bench" / f"{self.base}.sqlite3"
             ),
             "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_OPS__PORT": str(free_port()),
             **extra,
         }
 

@@ -9,14 +9,18 @@ rest of the code receives plain values or these frozen sub-models.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -27,10 +31,13 @@ __all__ = [
     "GatewaySettings",
     "IdempotencySettings",
     "KafkaSettings",
+    "OpsSettings",
+    "PollerSettings",
     "RateLimitSettings",
     "RedisSettings",
     "RetrySettings",
     "VendorSettings",
+    "WebhookSettings",
 ]
 
 
@@ -73,6 +80,11 @@ class RateLimitSettings(_Frozen):
     # Requests are scheduled this fraction below the limit, so network jitter between the
     # gateway and the vendor cannot make two requests arrive closer than the vendor allows.
     safety_margin: float = Field(0.02, ge=0, lt=0.5, description="run this fraction below the rate")
+    # Requests that start on schedule can still arrive out of step (the network and the
+    # scheduler add jitter). Keeping this many slots of the vendor's burst unused absorbs that.
+    burst_headroom: int = Field(
+        1, ge=0, description="burst slots left unused so arrival jitter stays within the limit"
+    )
 
 
 class VendorSettings(_Frozen):
@@ -157,11 +169,162 @@ class RedisSettings(_Frozen):
     password: SecretStr | None = Field(None, description="Redis password (secret)")
 
 
+class WebhookSettings(_Frozen):
+    """The webhooks role: the signed HTTP ingress for commands, health, readiness, metrics."""
+
+    # A rejected secret must not end up in the error message that reports it (built alone,
+    # or inside GatewaySettings, which hides inputs too).
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 in a container)")
+    port: int = Field(8080, ge=0, le=65535, description="port to listen on")
+    # NoDecode: the environment may give one secret or several separated by spaces or commas,
+    # or a JSON list; the validator below reads all three.
+    secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Standard Webhooks signing secrets (whsec_<base64>), several at once while rotating;"
+            " space/comma-separated or a JSON list (secret)"
+        ),
+    )
+    tolerance_s: float = Field(
+        300.0, gt=0, description="accept a webhook-timestamp this far in the past or future"
+    )
+    max_body_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        description="largest request body; keep below Kafka's max message size (1 MiB by default)",
+    )
+    client_rate_per_s: float = Field(
+        50.0, gt=0, description="requests per second one client address may make (per replica)"
+    )
+    client_burst: int = Field(100, ge=1, description="requests one client may make at once")
+    wait_max_s: float = Field(
+        30.0, ge=0, description="longest ?wait= honoured on POST /v1/commands"
+    )
+    publish_timeout_s: float = Field(
+        10.0, gt=0, description="answer 503 when Kafka has not taken a command within this time"
+    )
+    results_index_size: int = Field(
+        10_000, ge=1, description="results kept in memory for GET /v1/commands/{id}"
+    )
+    readiness_timeout_s: float = Field(
+        3.0, gt=0, description="time each /readyz check (broker, vendor token) may take"
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="proxies trusted to name the client in X-Forwarded-For (comma-separated, or *)",
+    )
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="time to finish open requests on SIGTERM"
+    )
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for number, secret in enumerate(value, 1):
+            raw = secret.get_secret_value()
+            body = raw.removeprefix("whsec_")
+            try:
+                key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if not raw.startswith("whsec_") or not key:
+                # Names the position only: the value is a secret.
+                raise ValueError(f"webhook secret #{number} is not whsec_<base64>")
+        return value
+
+
+class OpsSettings(_Frozen):
+    """The operations endpoint every `gateway run` process serves (/healthz, /readyz, /metrics)."""
+
+    enabled: bool = Field(True, description="serve the operations endpoint")
+    host: str = Field("0.0.0.0", description="address of the operations endpoint")  # noqa: S104
+    port: int = Field(9464, ge=1, le=65535, description="port of the operations endpoint")
+
+
+class PollerSettings(_Frozen):
+    """The poller role: cadence, which rooms, leadership, the durable snapshot, event attributes."""
+
+    account: str = Field("default", description="vendor account the poller reads")
+    participants_interval_s: float = Field(
+        5.0, gt=0, description="seconds between reads of the room list and participants"
+    )
+    statistics_interval_s: float = Field(
+        60.0, gt=0, description="seconds between reads of room statistics"
+    )
+    media_servers_interval_s: float = Field(
+        15.0, gt=0, description="seconds between reads of media-server user counts"
+    )
+    jitter: float = Field(
+        0.1, ge=0, lt=1, description="each interval varies randomly by up to this fraction"
+    )
+    rooms: list[str] = Field(
+        default_factory=list, description="room ids to watch (JSON list); empty: every open room"
+    )
+    max_rooms_per_cycle: int = Field(
+        500,
+        ge=1,
+        description="rooms one cycle reads participants (and statistics) of; more: round-robin",
+    )
+    concurrency: int = Field(8, ge=1, description="poller vendor reads in flight at once")
+    cycle_timeout_s: float = Field(
+        120.0, gt=0, description="a cycle's vendor reads give up after this long"
+    )
+    statistics_window_s: float = Field(
+        86400.0, gt=0, description="room statistics count the last this many seconds"
+    )
+    failover_s: float = Field(
+        30.0, ge=2, description="a replica takes over within this long after the active poller dies"
+    )
+    lease_topic: str = Field(
+        "vendor.poller-lease",
+        description="one-partition topic whose consumer group elects the poller",
+    )
+    lease_group: str = Field(
+        "vendor-gateway-poller", description="consumer group of the poller lease"
+    )
+    transactional_id: str = Field(
+        "vendor-gateway-poller",
+        description="transactional id of the active poller, the same on every replica (fencing)",
+    )
+    state_topic: str = Field(
+        "vendor.poller-state", description="compacted topic of the poller's last-seen snapshot"
+    )
+    state_load_timeout_s: float = Field(
+        60.0, gt=0, description="a new active poller gives up reading the snapshot after this long"
+    )
+    create_topics: bool = Field(True, description="create the lease and state topics if missing")
+    topic_replication_factor: int = Field(
+        -1, description="replication factor of the topics it creates; -1: the broker's default"
+    )
+    event_type_prefix: str = Field("avd", description="CloudEvents type prefix of change events")
+    source: str = Field("/vendor-gateway/poller", description="CloudEvents source of change events")
+
+
 class GatewaySettings(BaseSettings):
     """All settings of the gateway."""
 
+    # hide_input_in_errors: a value that fails validation may be a secret (a webhook secret,
+    # a password); errors name the setting and the reason, never the value.
     model_config = SettingsConfigDict(
-        env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore", frozen=True
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     instance_id: str = Field(
@@ -178,7 +341,13 @@ class GatewaySettings(BaseSettings):
     commands: CommandsSettings = CommandsSettings()
     retry: RetrySettings = RetrySettings()
     idempotency: IdempotencySettings = IdempotencySettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    ops: OpsSettings = OpsSettings()
+    poller: PollerSettings = PollerSettings()
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json lines, console lines, or auto (console in a terminal)"
+    )
 
     def account(self, name: str) -> VendorSettings | None:
         """The settings of vendor account ``name`` ("default" is ``vendor``)."""

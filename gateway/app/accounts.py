@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from redis.asyncio import Redis
 
 from gateway.app.vendor import build_vendor_client
@@ -14,7 +16,16 @@ from gateway.ratelimit import (
 )
 from gateway.settings import GatewaySettings, RateLimitSettings
 
-__all__ = ["build_accounts", "build_limiter"]
+__all__ = ["build_accounts", "build_limiter", "share_limiters"]
+
+# Set by `share_limiters`: the in-process limiters of this process's roles, by account name.
+_shared: ContextVar[dict[str, RateLimiter] | None] = ContextVar("shared_limiters", default=None)
+
+
+def share_limiters() -> None:
+    """From now on, roles started from this context (its tasks) share one in-process limiter
+    per account: with commands and poller in one process, the vendor sees one budget."""
+    _shared.set({})
 
 
 def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -> RateLimiter:
@@ -22,9 +33,16 @@ def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -
     if not settings.enabled:
         return UnlimitedRateLimiter()
     rate = settings.rate_per_s * (1 - settings.safety_margin)
+    burst = max(2, settings.burst - settings.burst_headroom)
     if redis is not None:
-        return RedisRateLimiter(redis, name, rate, settings.burst, settings.poller_share)
-    return InProcessRateLimiter(rate, settings.burst, settings.poller_share)
+        return RedisRateLimiter(redis, name, rate, burst, settings.poller_share)
+    shared = _shared.get()
+    if shared is not None and name in shared:
+        return shared[name]
+    limiter = InProcessRateLimiter(rate, burst, settings.poller_share)
+    if shared is not None:
+        shared[name] = limiter
+    return limiter
 
 
 def build_accounts(settings: GatewaySettings, redis: Redis | None) -> dict[str, Account]:

@@ -18,18 +18,21 @@ app = typer.Typer(
 
 @app.command()
 def run(
-    role: Annotated[str, typer.Option(help="all, or one of: commands")] = "all",
+    role: Annotated[str, typer.Option(help="all, or one of: commands, webhooks, poller")] = "all",
 ) -> None:
     """Run the gateway's roles until SIGTERM (settings: GATEWAY_*)."""
-    from gateway.app.logs import configure_logging
     from gateway.app.runner import ROLES, run_roles
     from gateway.settings import GatewaySettings
+    from gateway.telemetry.logs import configure_logging
+    from gateway.telemetry.tracing import configure_tracing
 
     roles = list(ROLES) if role == "all" else [role]
     if any(r not in ROLES for r in roles):
         raise typer.BadParameter(f"unknown role {role!r}; choose all or one of {', '.join(ROLES)}")
     settings = GatewaySettings()
-    configure_logging(settings.log_level)
+    json_lines = None if settings.log_format == "auto" else settings.log_format == "json"
+    configure_logging(settings.log_level, json_lines)
+    configure_tracing("vendor-gateway")
     asyncio.run(run_roles(settings, roles))
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
+from opentelemetry.trace import SpanKind
 
 from gateway.commands.handler import CommandHandler
 from gateway.commands.keyed import KeyedScheduler
@@ -38,6 +39,16 @@ from gateway.commands.offsets import PartitionTracker
 from gateway.commands.outbound import Outbound, dead_letter, result_record, traceparent_of
 from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
 from gateway.messages.results import ErrorInfo, ResultData
+from gateway.telemetry.metrics import (
+    COMMAND_ATTEMPTS,
+    COMMANDS,
+    CONSUMER_LAG,
+    DLQ,
+    IDEMPOTENCY_REPLAYS,
+    IN_FLIGHT,
+)
+from gateway.telemetry.tracing import extract_context, inject_traceparent, tracer
+from gateway.vendor import BY_COMMAND
 
 __all__ = ["CommandConsumer", "ConsumerConfig"]
 
@@ -93,10 +104,12 @@ class CommandConsumer:
         self._config = config
         self._trackers: dict[TopicPartition, PartitionTracker[Outbound]] = {}
         self._scheduler: KeyedScheduler[Item] = KeyedScheduler(self._process, config.max_in_flight)
-        self._unflushed: list[Outbound] = []
+        # Released but not yet published+committed (a failed transaction is tried again).
+        self._unflushed: dict[TopicPartition, list[Outbound]] = {}
         self._unflushed_offsets: dict[TopicPartition, int] = {}
         self._paused = False
         self._flush_lock = asyncio.Lock()
+        self._committed: dict[TopicPartition, int] = {}
         self.stats = {"results": 0, "dead_letters": 0, "transactions": 0}
 
     # -- partitions ----------------------------------------------------------------------
@@ -120,6 +133,8 @@ class CommandConsumer:
         await self._scheduler.cancel(lost)
         for tp in partitions:
             self._trackers.pop(tp, None)
+            # Not ours any more: the new owner redoes these (replaying stored outcomes).
+            self._unflushed.pop(tp, None)
             self._unflushed_offsets.pop(tp, None)
         log.info("revoked %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
@@ -145,9 +160,17 @@ class CommandConsumer:
                 self._backpressure()
                 if time.monotonic() >= next_flush:
                     await self.flush()
+                    self._report_lag()
                     next_flush = time.monotonic() + self._config.commit_interval_s
         finally:
             await self._shutdown()
+
+    def _report_lag(self) -> None:
+        for tp in self._trackers:
+            high = self._consumer.highwater(tp)
+            committed = self._committed.get(tp)
+            if high is not None and committed is not None:
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - committed))
 
     @staticmethod
     def _key_of(tp: TopicPartition, record: Any) -> Hashable:
@@ -178,7 +201,11 @@ class CommandConsumer:
 
     async def _process(self, item: Item) -> None:
         tp, record = item
-        outbound = await self._outcome(tp, record)
+        IN_FLIGHT.inc()
+        try:
+            outbound = await self._outcome(tp, record)
+        finally:
+            IN_FLIGHT.dec()
         tracker = self._trackers.get(tp)
         if tracker is not None:
             tracker.finish(record.offset, outbound)
@@ -201,6 +228,7 @@ class CommandConsumer:
                     failures,
                 )
                 if failures >= self._config.max_processing_failures:
+                    DLQ.labels(type(exc).__name__).inc()
                     return [
                         self._dead_letter(
                             tp, record, f"processing failed {failures} times", type(exc).__name__
@@ -210,10 +238,31 @@ class CommandConsumer:
 
     async def _outcome_once(self, tp: TopicPartition, record: Any) -> list[Outbound]:
         headers = list(record.headers or ())
+        with tracer.start_as_current_span(
+            f"process {tp.topic}",
+            context=extract_context(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": tp.topic,
+                "messaging.destination.partition.id": str(tp.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self._config.group_id,
+            },
+        ) as span:
+            outbound = await self._traced_outcome(tp, record, headers)
+            span.set_attribute("gateway.outcome", outbound[0].topic)
+            return outbound
+
+    async def _traced_outcome(
+        self, tp: TopicPartition, record: Any, headers: list[tuple[str, bytes | None]]
+    ) -> list[Outbound]:
         try:
             command = parse_command(record.value, headers)
         except NotAnEnvelopeError as exc:
             log.warning("dead-lettering %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
+            DLQ.labels("NotAnEnvelope").inc()
             return [self._dead_letter(tp, record, str(exc), "NotAnEnvelope")]
         except InvalidEnvelopeError as exc:
             raw_type = exc.raw.get("type")
@@ -229,26 +278,53 @@ class CommandConsumer:
             )
         else:
             result = await self._handler.handle(command)
+        self._observe(result, record.key)
+        # The result's own span: its context travels on in the event and its headers.
+        with tracer.start_as_current_span(
+            f"send {self._config.results_topic}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self._config.results_topic,
+            },
+        ):
+            traceparent = inject_traceparent().get("traceparent") or traceparent_of(headers)
+            return [
+                result_record(
+                    self._config.results_topic,
+                    record.key,
+                    result,
+                    prefix=self._config.result_prefix,
+                    source=self._config.source,
+                    traceparent=traceparent,
+                )
+            ]
+
+    @staticmethod
+    def _observe(result: ResultData, key: bytes | None) -> None:
+        """One log line and the metrics of a finished command."""
+        # Label only known types: the type comes from the message and could be anything.
+        known = result.command_type if result.command_type in BY_COMMAND else "unknown"
+        COMMANDS.labels(known, result.status).inc()
+        COMMAND_ATTEMPTS.labels(known).observe(result.attempts)
+        if result.replayed:
+            IDEMPOTENCY_REPLAYS.labels(known).inc()
         log.info(
-            "command %s type=%s key=%s status=%s attempts=%d duration_ms=%.1f replayed=%s",
-            result.command_id,
+            "command %s %s",
             result.command_type,
-            record.key,
             result.status,
-            result.attempts,
-            result.duration_ms,
-            result.replayed,
+            extra={
+                "command_id": result.command_id,
+                "command_type": result.command_type,
+                "key": key.decode("utf-8", "replace") if key is not None else None,
+                "status": result.status,
+                "attempts": result.attempts,
+                "duration_ms": result.duration_ms,
+                "replayed": result.replayed,
+                "error_class": result.error.error_class if result.error else None,
+            },
         )
-        return [
-            result_record(
-                self._config.results_topic,
-                record.key,
-                result,
-                prefix=self._config.result_prefix,
-                source=self._config.source,
-                traceparent=traceparent_of(headers),
-            )
-        ]
 
     def _dead_letter(
         self, tp: TopicPartition, record: Any, reason: str, error_class: str
@@ -272,12 +348,13 @@ class CommandConsumer:
         async with self._flush_lock:
             for tp, tracker in self._trackers.items():
                 drained = tracker.drain()
-                self._unflushed.extend(drained.outbound)
+                self._unflushed.setdefault(tp, []).extend(drained.outbound)
                 if drained.commit is not None:
                     self._unflushed_offsets[tp] = drained.commit
             if not self._unflushed_offsets:
                 return
-            outbound, offsets = list(self._unflushed), dict(self._unflushed_offsets)
+            outbound = [o for records in self._unflushed.values() for o in records]
+            offsets = dict(self._unflushed_offsets)
             try:
                 if self._config.transactional:
                     await self._publish_in_transaction(outbound, offsets)
@@ -293,6 +370,7 @@ class CommandConsumer:
                     type(exc).__name__,
                 )
                 return
+            self._committed.update(offsets)
             self._unflushed.clear()
             self._unflushed_offsets.clear()
             self.stats["transactions"] += 1

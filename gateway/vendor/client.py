@@ -19,6 +19,8 @@ import httpx
 from pydantic import SecretStr
 
 from gateway.ratelimit import RateLimiter, current_budget
+from gateway.telemetry.metrics import RATELIMIT_WAIT
+from gateway.telemetry.tracing import tracer
 from gateway.vendor.auth import TokenProvider
 from gateway.vendor.client_methods import VendorEndpointMethods
 from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT, to_form
@@ -97,7 +99,12 @@ class VendorClient(VendorEndpointMethods):
         if self._limiter is not None:
             # Every HTTP request counts against the vendor's limit, token fetches included.
             budget = current_budget()
-            await self._limiter.acquire(budget.lane, budget.deadline)
+            with tracer.start_as_current_span(
+                "ratelimit wait", attributes={"ratelimit.lane": budget.lane.value}
+            ) as span:
+                waited = await self._limiter.acquire(budget.lane, budget.deadline)
+                span.set_attribute("ratelimit.wait_s", waited)
+            RATELIMIT_WAIT.labels(budget.lane.value).observe(waited)
         body = await self._transport.send(endpoint, params, files)
         if body["ret"] != 0:
             msg = body.get("msg")

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
+from gateway.redaction import RedactingFilter
+from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS
+from gateway.telemetry.tracing import tracer
 from gateway.vendor.endpoint import Endpoint, UploadFile
 from gateway.vendor.errors import (
     VendorConnectionError,
+    VendorError,
     VendorHTTPError,
     VendorProtocolError,
     VendorTimeoutError,
     VendorTransportError,
 )
-from gateway.vendor.redaction import RedactingFilter
 
 __all__ = [
     "HttpLimits",
@@ -127,6 +131,36 @@ class VendorTransport:
         files: Mapping[str, UploadFile] | None = None,
     ) -> dict[str, Any]:
         """POST a form (or multipart) body where allowed; GET with a query otherwise."""
+        with tracer.start_as_current_span(
+            f"{endpoint.method} {endpoint.path}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": endpoint.method,
+                "url.path": endpoint.url_path,  # never the query: it may hold the token
+                "server.address": self._http.base_url.host,
+                "vendor.endpoint": endpoint.path,
+            },
+        ) as span:
+            started = time.perf_counter()
+            try:
+                body = await self._send(endpoint, params, files, span)
+            except VendorError as exc:
+                VENDOR_REQUESTS.labels(endpoint.path, exc.error_class).inc()
+                span.set_status(StatusCode.ERROR, exc.error_class)
+                raise
+            finally:
+                VENDOR_LATENCY.labels(endpoint.path).observe(time.perf_counter() - started)
+            VENDOR_REQUESTS.labels(endpoint.path, str(body["ret"])).inc()
+            span.set_attribute("vendor.ret", body["ret"])
+            return body
+
+    async def _send(
+        self,
+        endpoint: Endpoint[Any, Any],
+        params: Mapping[str, str],
+        files: Mapping[str, UploadFile] | None,
+        span: Span,
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         with translated_errors(endpoint.path):
             if endpoint.encoding == "multipart":
@@ -142,6 +176,7 @@ class VendorTransport:
             else:
                 response = await self._http.get(endpoint.url_path, params=dict(params))
         elapsed_ms = (time.perf_counter() - started) * 1000
+        span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code != 200:
             log.debug(
                 "vendor %s answered HTTP %s in %.1f ms",

@@ -117,14 +117,17 @@ async def produce(
     topic: str,
     records: list[tuple[bytes | None, bytes | dict[str, Any]]],
     headers: list[tuple[str, bytes]] | None = None,
+    partitions: list[int] | None = None,
 ) -> None:
-    """Send (key, value) records in order; dict values are JSON-encoded."""
+    """Send (key, value) records in order; dict values are JSON-encoded; ``partitions`` pins
+    each record to a partition."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
-        for key, value in records:
+        for i, (key, value) in enumerate(records):
             raw = json.dumps(value).encode() if isinstance(value, dict) else value
-            await producer.send(topic, raw, key=key, headers=headers or [])
+            partition = partitions[i] if partitions else None
+            await producer.send(topic, raw, key=key, headers=headers or [], partition=partition)
         await producer.flush()
     finally:
         await producer.stop()

@@ -7,6 +7,7 @@ import asyncio
 import collections
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,14 @@ def _env(kafka: str, vendor: str, topics: Topics, tmp: Path) -> dict[str, str]:
         "GATEWAY_IDEMPOTENCY__LEASE_S": "2",
         "GATEWAY_RETRY__INITIAL_WAIT_S": "0.05",
         "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_OPS__PORT": str(_free_port()),
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def _wait_for_calls(sim: httpx.AsyncClient, path: str, at_least: int, within: float) -> int:

@@ -15,7 +15,7 @@ PACKAGE = Path(gateway.__file__).parent
 
 # Lowest first; a module may import its own layer or any lower one.
 LAYERS = [
-    {"errors", "messages", "settings"},
+    {"errors", "messages", "settings", "redaction"},
     {"telemetry", "ratelimit", "idempotency"},
     {"vendor"},
     {"commands", "poller", "webhooks"},

@@ -1,0 +1,90 @@
+"""Prometheus metrics of the gateway (prometheus-client, default registry).
+
+Labels are bounded sets (command type, status, vendor path, ret code, lane, role, topic and
+partition number): never ids, keys, URLs or anything secret.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "COMMANDS",
+    "COMMAND_ATTEMPTS",
+    "CONSUMER_LAG",
+    "DLQ",
+    "IDEMPOTENCY_REPLAYS",
+    "IN_FLIGHT",
+    "METRIC_NAMES",
+    "POLLER_CYCLE",
+    "POLLER_EVENTS",
+    "RATELIMIT_WAIT",
+    "VENDOR_LATENCY",
+    "VENDOR_REQUESTS",
+    "WEBHOOK_REQUESTS",
+]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+COMMANDS = Counter("gateway_commands", "Commands finished, by type and status.", ["type", "status"])
+COMMAND_ATTEMPTS = Histogram(
+    "gateway_command_attempts",
+    "Vendor attempts per finished command.",
+    ["type"],
+    buckets=(0, 1, 2, 3, 4, 5, 7, 10),
+)
+VENDOR_REQUESTS = Counter(
+    "gateway_vendor_requests",
+    "HTTP requests to the vendor, by path and result code (or transport error class).",
+    ["endpoint", "ret"],
+)
+VENDOR_LATENCY = Histogram(
+    "gateway_vendor_request_seconds",
+    "Time from sending a vendor request to its answer.",
+    ["endpoint"],
+    buckets=_LATENCY_BUCKETS,
+)
+RATELIMIT_WAIT = Histogram(
+    "gateway_ratelimit_wait_seconds",
+    "Time a vendor request waited for its rate-limit slot.",
+    ["lane"],
+    buckets=(0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+IN_FLIGHT = Gauge("gateway_in_flight", "Commands being processed now.")
+IDEMPOTENCY_REPLAYS = Counter(
+    "gateway_idempotency_replays", "Results served from the idempotency store.", ["type"]
+)
+DLQ = Counter("gateway_dlq", "Records sent to the dead-letter topic.", ["error_class"])
+CONSUMER_LAG = Gauge(
+    "gateway_consumer_lag",
+    "Records in the commands topic not yet committed, per partition.",
+    ["topic", "partition"],
+)
+POLLER_CYCLE = Histogram(
+    "gateway_poller_cycle_seconds",
+    "Duration of one poller cycle, by data kind.",
+    ["kind"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+POLLER_EVENTS = Counter("gateway_poller_events", "Change events emitted, by type.", ["type"])
+WEBHOOK_REQUESTS = Counter(
+    "gateway_webhook_requests",
+    "Webhook ingress requests, by route and status.",
+    ["route", "status"],
+)
+
+#: Every sample name this module exposes on /metrics (counters get a _total suffix).
+METRIC_NAMES = (
+    "gateway_commands_total",
+    "gateway_command_attempts",
+    "gateway_vendor_requests_total",
+    "gateway_vendor_request_seconds",
+    "gateway_ratelimit_wait_seconds",
+    "gateway_in_flight",
+    "gateway_idempotency_replays_total",
+    "gateway_dlq_total",
+    "gateway_consumer_lag",
+    "gateway_poller_cycle_seconds",
+    "gateway_poller_events_total",
+    "gateway_webhook_requests_total",
+)
