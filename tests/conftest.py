@@ -30,9 +30,7 @@ async def sim(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def vendor_client(
-    simulator_url: str, sim: httpx.AsyncClient
-) -> AsyncIterator[VendorClient]:
+async def vendor_client(simulator_url: str, sim: httpx.AsyncClient) -> AsyncIterator[VendorClient]:
     """The real vendor client talking HTTP to the (freshly reset) simulator."""
     client = build_vendor_client(VendorSettings(base_url=simulator_url))
     yield client
