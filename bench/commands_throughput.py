@@ -6,6 +6,7 @@ the gateway and the minimal aiokafka -> httpx -> aiokafka loop, and reports thei
 
     .venv/bin/python bench/commands_throughput.py --n 5000 --keys 1000 --latency-ms 20
     .venv/bin/python bench/commands_throughput.py --sut "my-peer --flag"   # any other SUT
+    .venv/bin/python bench/commands_throughput.py --sut bench/connect/run_sut.sh --sut-name connect
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ async def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--sut", action="append", default=[], help="extra SUT command (repeatable)")
+    parser.add_argument(
+        "--sut-name",
+        action="append",
+        default=[],
+        help="name of the n-th --sut in the report (default sutN), e.g. connect",
+    )
     args = parser.parse_args()
     with simulator(latency_ms=args.latency_ms) as vendor_url:
         async with httpx.AsyncClient(base_url=vendor_url) as sim:
@@ -98,7 +105,8 @@ async def main() -> None:
             await run_one("gateway", GATEWAY_SUT, args, vendor_url),
         ]
         for i, command in enumerate(args.sut):
-            runs.append(await run_one(f"sut{i + 1}", command, args, vendor_url))
+            name = args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}"
+            runs.append(await run_one(name, command, args, vendor_url))
     gateway, baseline = runs[1], runs[0]
     report = {
         "scenario": "throughput",
@@ -112,6 +120,11 @@ async def main() -> None:
             float(gateway["throughput"]) / float(baseline["throughput"]), 3
         ),
     }
+    for extra in runs[2:]:  # gateway ÷ each extra SUT (e.g. Kafka Connect), from the same run
+        if float(extra["throughput"]):
+            report[f"gateway_vs_{extra['sut']}_throughput"] = round(
+                float(gateway["throughput"]) / float(extra["throughput"]), 3
+            )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "commands_throughput.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))

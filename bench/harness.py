@@ -188,6 +188,30 @@ async def produce_commands(
     return sent
 
 
+def result_data(value: bytes) -> dict[str, Any]:
+    """The result data (`command_id`, `status`, ...) of one record of the results topic.
+
+    A result is `{"data": {...}}` (the gateway's CloudEvent, the baseline loop), or the HTTP
+    exchange that the Kafka Connect baseline (bench/connect/) writes: the command id is the
+    request's X-Request-ID header, and the command succeeded if the vendor answered HTTP 2xx
+    with `ret` 0.
+    """
+    record = json.loads(value)
+    if "data" in record or "httpRequest" not in record:
+        return record["data"]  # type: ignore[no-any-return]
+    request, response = record["httpRequest"], record.get("httpResponse") or {}
+    try:
+        ret = json.loads(response.get("bodyAsString") or "{}").get("ret", -1)
+    except ValueError:
+        ret = -1
+    ok = 200 <= int(response.get("statusCode") or 0) < 300 and ret == 0
+    return {
+        "command_id": request["headers"]["X-Request-ID"][0],
+        "status": "succeeded" if ok else "failed",
+        "duration_ms": record.get("durationInMillis"),
+    }
+
+
 async def collect_results(
     bootstrap: str, topic: str, expected: int, within: float
 ) -> dict[str, tuple[float, dict[str, Any]]]:
@@ -208,7 +232,7 @@ async def collect_results(
             now = time.time()
             for records in batch.values():
                 for r in records:
-                    data = json.loads(r.value)["data"]
+                    data = result_data(r.value)
                     seen.setdefault(data["command_id"], (now, data))
     finally:
         await consumer.stop()
@@ -231,11 +255,15 @@ def start_sut(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def stop_sut(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return  # already gone: its exit code tells the caller why
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def sut_pid(proc: subprocess.Popen[bytes]) -> int:
