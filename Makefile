@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install services services-down test unit lint generate demo simulator clean
+.PHONY: help install services services-down test unit lint generate demo simulator clean helm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ services: ## start local Kafka and Redis if they are not running
 services-down: ## stop local Kafka and Redis
 	scripts/services.sh down
 
-test: install services ## the whole suite, against real Kafka, Redis and the simulator
+helm: ## build helm (Go module proxy) into .cache/tools once; the chart tests use it
+	scripts/helm.sh
+
+test: install services helm ## the whole suite, against real Kafka, Redis and the simulator
 	$(VENV)/bin/gateway schemas --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 

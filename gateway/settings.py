@@ -272,7 +272,7 @@ class PollerSettings(_Frozen):
         0.1, ge=0, lt=1, description="each interval varies randomly by up to this fraction"
     )
     rooms: list[str] = Field(
-        default_factory=list, description="room ids to watch (JSON list); empty: every open room"
+        [], description="room ids to watch (JSON list); empty: every open room"
     )
     max_rooms_per_cycle: int = Field(
         500,

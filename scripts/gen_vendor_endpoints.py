@@ -304,7 +304,11 @@ def formatted(files: dict[Path, str]) -> dict[Path, str]:
         for step in (["check", "--fix-only", "--exit-zero"], ["format"]):
             text = subprocess.run(  # noqa: S603 - our own interpreter running ruff
                 [sys.executable, "-m", "ruff", *step, "--stdin-filename", str(path), "-"],
-                input=text, capture_output=True, text=True, check=True, cwd=ROOT,
+                input=text,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
             ).stdout
         result[path] = text
     return result

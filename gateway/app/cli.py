@@ -21,6 +21,8 @@ def run(
     role: Annotated[str, typer.Option(help="all, or one of: commands, webhooks, poller")] = "all",
 ) -> None:
     """Run the gateway's roles until SIGTERM (settings: GATEWAY_*)."""
+    import uvloop
+
     from gateway.app.runner import ROLES, run_roles
     from gateway.settings import GatewaySettings
     from gateway.telemetry.logs import configure_logging
@@ -33,7 +35,8 @@ def run(
     json_lines = None if settings.log_format == "auto" else settings.log_format == "json"
     configure_logging(settings.log_level, json_lines)
     configure_tracing("vendor-gateway")
-    asyncio.run(run_roles(settings, roles))
+    # uvloop: the C event loop uvicorn already uses; several times less CPU per message.
+    uvloop.run(run_roles(settings, roles))
 
 
 @app.command()
@@ -66,6 +69,44 @@ def send(
         raise typer.Exit(2)
     else:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+dlq = typer.Typer(help="Dead letters: look at them and send them back.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+
+
+@dlq.command("replay")
+def dlq_replay(
+    since: Annotated[str, typer.Option(help="ISO time, e.g. 2026-11-27T12:00:00Z")],
+    until: Annotated[str | None, typer.Option(help="ISO time; default: now")] = None,
+    dry_run: Annotated[bool, typer.Option(help="count only, send nothing")] = False,
+    limit: Annotated[int | None, typer.Option(help="at most this many records")] = None,
+) -> None:
+    """Send the DLQ records written between --since and --until back to the commands topic."""
+    import json
+    from datetime import datetime
+
+    from gateway.app.dlq import replay_dead_letters
+    from gateway.settings import GatewaySettings
+
+    def when(text: str) -> datetime:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"not an ISO time: {text!r}") from None
+
+    report = asyncio.run(
+        replay_dead_letters(
+            GatewaySettings(),
+            when(since),
+            when(until) if until else None,
+            dry_run=dry_run,
+            limit=limit,
+        )
+    )
+    typer.echo(
+        json.dumps({"read": report.read, "replayed": report.replayed, "reasons": report.reasons})
+    )
 
 
 @app.command()

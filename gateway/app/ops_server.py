@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.webhooks.readiness import run_checks
+
 __all__ = ["ReadinessCheck", "build_ops_app", "serve_ops"]
 
 ReadinessCheck = Callable[[], Awaitable[None]]  # raises when not ready
@@ -29,14 +31,8 @@ def build_ops_app(checks: dict[str, ReadinessCheck]) -> Starlette:
         return JSONResponse({"status": "alive"})
 
     async def readyz(_: Request) -> Response:
-        failures: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), 5.0)
-            except Exception as exc:  # report any failure as "not ready", by class only
-                failures[name] = type(exc).__name__
-        status = 200 if not failures else 503
-        return JSONResponse({"ready": not failures, "failures": failures}, status_code=status)
+        ready, outcomes = await run_checks(checks, 5.0)
+        return JSONResponse({"ready": ready, "checks": outcomes}, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -6,12 +6,17 @@ import asyncio
 import logging
 import signal
 
+from gateway.app.accounts import share_limiters
 from gateway.app.commands_role import run_commands_role
+from gateway.app.ops_server import serve_ops
+from gateway.app.poller_role import run_poller_role
+from gateway.app.readiness import Readiness
+from gateway.app.webhooks_role import run_webhooks_role
 from gateway.settings import GatewaySettings
 
 __all__ = ["ROLES", "run_roles"]
 
-ROLES = ("commands",)
+ROLES = ("commands", "webhooks", "poller")
 
 
 async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
@@ -20,12 +25,26 @@ async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    share_limiters()  # roles in one process draw on one in-process budget per account
     tasks = []
     if "commands" in roles:
         tasks.append(asyncio.create_task(run_commands_role(settings, stop), name="commands"))
+    if "webhooks" in roles:
+        tasks.append(asyncio.create_task(run_webhooks_role(settings, stop), name="webhooks"))
+    if "poller" in roles:
+        tasks.append(asyncio.create_task(run_poller_role(settings, stop), name="poller"))
+    ops = None
+    if settings.ops.enabled:
+        readiness = Readiness(settings)
+        ops = asyncio.create_task(
+            serve_ops(settings.ops.host, settings.ops.port, readiness.checks, stop)
+        )
     await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     stop.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
+    if ops is not None:
+        await ops
+        await readiness.aclose()
     for task, result in zip(tasks, results, strict=True):
         if isinstance(result, BaseException):
             logging.getLogger("gateway.app").error("role %s failed: %r", task.get_name(), result)

@@ -1,14 +1,18 @@
 """`gateway schemas`: JSON Schemas of the wire contracts and an AsyncAPI document.
 
 Writes ``schemas/``: ``envelope.schema.json``, ``commands/<Type>.schema.json`` (each command's
-payload), ``events/result.schema.json`` and ``asyncapi.json``. The AsyncAPI document comes
+payload), ``events/result.schema.json``, ``events/<name>.schema.json`` (each poller
+change event), ``asyncapi.json`` and ``openapi.json`` (the
+webhook ingress's HTTP API). The AsyncAPI document comes
 from FastStream: a broker that declares the role's channels with their message models (the
 loop itself runs on aiokafka, see ``gateway/commands/consumer.py``). ``--check`` fails on drift.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +22,10 @@ from faststream.specification import AsyncAPI
 from gateway import __version__
 from gateway.commands.upload import FileUploadPayload
 from gateway.messages.envelope import CommandEnvelope
-from gateway.messages.events import ResultEvent
+from gateway.messages.events import CHANGE_EVENTS, ResultEvent
 from gateway.settings import KafkaSettings
 from gateway.vendor import BY_COMMAND
+from gateway.webhooks.openapi import openapi_document
 
 __all__ = ["asyncapi_document", "check_schemas", "render_schemas", "write_schemas"]
 
@@ -38,6 +43,17 @@ def asyncapi_document(kafka: KafkaSettings | None = None) -> dict[str, Any]:
         schema=ResultEvent,
         title="results",
         description="One result CloudEvent per command, keyed like the command.",
+    )
+    broker.publisher(
+        kafka.events_topic,
+        # One of the seven event models (a union documents each one's data).
+        schema=functools.reduce(operator.or_, CHANGE_EVENTS.values()),
+        title="events",
+        description=(
+            "Poller change events (CloudEvents, type <prefix>.<name>: "
+            + ", ".join(CHANGE_EVENTS)
+            + "), keyed by room_id (server_id for media-server events)."
+        ),
     )
     broker.publisher(
         kafka.dlq_topic,
@@ -68,7 +84,12 @@ def render_schemas() -> dict[str, str]:
     files = {
         "envelope.schema.json": _dump(CommandEnvelope.model_json_schema()),
         "events/result.schema.json": _dump(ResultEvent.model_json_schema()),
+        **{
+            f"events/{name}.schema.json": _dump(model.model_json_schema())
+            for name, model in CHANGE_EVENTS.items()
+        },
         "asyncapi.json": _dump(asyncapi_document()),
+        "openapi.json": _dump(openapi_document()),
     }
     for command_type, endpoint in sorted(BY_COMMAND.items()):
         model = FileUploadPayload if command_type == "FileUpload" else endpoint.request_model

@@ -7,7 +7,9 @@ import pytest
 from gateway.app.demo import run_demo
 
 
-async def test_demo_shows_the_loop(kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_demo_shows_the_loop(
+    kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Six commands, their results (one replayed, one rejected), one vendor call per mutation."""
     assert await run_demo(None, kafka_bootstrap) == 0
     out = capsys.readouterr().out

@@ -36,9 +36,7 @@ async def test_counters_match_the_vendor_log_and_the_results(
     """Commands by type/status and vendor requests by endpoint/ret equal the ground truth."""
     (await sim.post("/_sim/rooms", json={"room_id": "77000000001"})).raise_for_status()
     (
-        await sim.put(
-            "/_sim/faults", json={"error_rates": {"41003": 0.3}, "paths": ["/room/read"]}
-        )
+        await sim.put("/_sim/faults", json={"error_rates": {"41003": 0.3}, "paths": ["/room/read"]})
     ).raise_for_status()
     topics = await make_topics(kafka_bootstrap, "metrics", partitions=2)
     commands = [envelope("RoomRead", {"room_id": "77000000001"}) for _ in range(20)]

@@ -8,7 +8,7 @@ import httpx
 
 from gateway.app.embedded_simulator import free_port
 from gateway.app.ops_server import serve_ops
-from gateway.app.readiness import readiness_checks
+from gateway.app.readiness import Readiness
 from gateway.settings import GatewaySettings, KafkaSettings, VendorSettings
 from gateway.telemetry.metrics import METRIC_NAMES
 
@@ -25,13 +25,10 @@ async def test_health_ready_and_metrics(kafka_bootstrap: str, simulator_url: str
     )
     stop = asyncio.Event()
     ports = free_port(), free_port()
+    readiness = Readiness(good), Readiness(bad)
     servers = [
-        asyncio.create_task(
-            serve_ops("127.0.0.1", ports[0], readiness_checks(good, ["commands"]), stop)
-        ),
-        asyncio.create_task(
-            serve_ops("127.0.0.1", ports[1], readiness_checks(bad, ["commands"]), stop)
-        ),
+        asyncio.create_task(serve_ops("127.0.0.1", port, r.checks, stop))
+        for port, r in zip(ports, readiness, strict=True)
     ]
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -46,11 +43,16 @@ async def test_health_ready_and_metrics(kafka_bootstrap: str, simulator_url: str
             assert ready.status_code == 200, ready.text
             not_ready = await http.get(f"http://127.0.0.1:{ports[1]}/readyz")
             assert not_ready.status_code == 503
-            assert not_ready.json()["failures"] == {"vendor": "VendorConnectionError"}
+            assert not_ready.json()["checks"] == {
+                "kafka": "ok",
+                "vendor": "failed: VendorConnectionError",
+            }
             metrics = await http.get(f"http://127.0.0.1:{ports[0]}/metrics")
     finally:
         stop.set()
         await asyncio.gather(*servers)
+        for r in readiness:
+            await r.aclose()
     assert metrics.status_code == 200
     text = metrics.text
     missing = [name for name in METRIC_NAMES if f"# TYPE {name} " not in text]

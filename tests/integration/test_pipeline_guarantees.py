@@ -101,10 +101,10 @@ async def test_outage_then_recovery_finishes_every_command(
     assert any(e["fault"] == "outage" for e in log)  # the vendor really was down at first
 
 
-async def test_rate_limit_is_never_exceeded(
-    kafka_bootstrap: str, simulator_url: str, sim: httpx.AsyncClient
-) -> None:
+async def test_rate_limit_is_never_exceeded(kafka_bootstrap: str, external_simulator: str) -> None:
     """500 commands at a configured 50/s: no violation at the vendor, ~10 s in total."""
+    simulator_url = external_simulator
+    sim = httpx.AsyncClient(base_url=simulator_url)
     limit = {"rate_limit": {"enabled": True, "rate_per_s": 50, "burst": 5, "tolerance_ms": 2}}
     (await sim.put("/_sim/faults", json=limit)).raise_for_status()
     topics = await make_topics(kafka_bootstrap, "ratelimit", partitions=4)
@@ -132,6 +132,7 @@ async def test_rate_limit_is_never_exceeded(
     over = [(e["seq"], e["path"]) for e in log if e["over_limit"]]
     assert len(results) == 500
     assert violations["checked"] >= 500
+    await sim.aclose()
     assert violations["count"] == 0, over
     # 500 requests (+1 token) at 49/s (2 % safety margin) after a burst of 5: about 10 s
     assert 9.0 <= elapsed <= 30.0

@@ -26,8 +26,13 @@ def test_every_command_has_a_payload_schema() -> None:
             assert set(schema.get("required", [])) == required, command_type
 
 
-def test_asyncapi_names_the_three_topics() -> None:
-    """The AsyncAPI document has the commands, results and dead-letter channels."""
+def test_asyncapi_names_the_four_topics() -> None:
+    """The AsyncAPI document has the commands, results, events and dead-letter channels."""
     channels = asyncapi_document()["channels"]
     addresses = {c["address"] for c in channels.values()}
-    assert addresses == {"vendor.commands", "vendor.command-results", "vendor.commands.dlq"}
+    assert addresses == {
+        "vendor.commands",
+        "vendor.command-results",
+        "vendor.events",
+        "vendor.commands.dlq",
+    }

@@ -1,0 +1,220 @@
+"""Scenario: the cost of one poller cycle for 1,000 and 10,000 simulated rooms.
+
+The simulator runs in its own process, populated through its scenario API with N open rooms
+of two participants each. The poller's pieces run in this process, on uvloop like
+``gateway run``: the vendor client with its HTTP pool, the observer, the pure diff,
+CloudEvents encoding and a transactional Kafka producer publishing events and snapshot
+records; so the CPU time and resident memory measured here are the poller's alone.
+For each N, three cycles:
+
+- ``first``: a fresh start, every room read (no per-cycle cap), participants and media-server
+  counts: emits the initial snapshot (N room.opened, 2N participant.joined).
+- ``steady``: the same sweep again after 1 % of the rooms changed (one mute each).
+- ``capped``: the default settings' cycle with every kind due: the room list, participants
+  and statistics of ``max_rooms_per_cycle`` (500) rooms, media-server counts. (The first
+  statistics read of a room reports its counters, so this cycle emits up to 500 events.)
+
+Vendor calls come from the simulator's counters (token fetches included). Prints one JSON
+line per run and a final summary line; needs Kafka (``scripts/services.sh up``).
+
+    .venv/bin/python bench/poller_cost.py                 # N = 1000 and 10000
+    .venv/bin/python bench/poller_cost.py --rooms 1000 --kafka 127.0.0.1:9092
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import simulator
+
+from gateway.app.poller_role import build_poller_client
+from gateway.commands.retry import RetryPolicy
+from gateway.poller import (
+    KafkaStateStore,
+    Kind,
+    Observer,
+    ObserverConfig,
+    Poller,
+    PollerConfig,
+    PollerState,
+)
+from gateway.settings import GatewaySettings, RateLimitSettings, VendorSettings
+
+
+class _AlwaysLeader:
+    held = True
+
+    async def wait_changed(self, within: float | None = None) -> None:
+        await asyncio.sleep(within or 0)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+async def _populate(url: str, rooms: int) -> None:
+    """N open rooms with two participants each (the first join opens the room)."""
+    limit = asyncio.Semaphore(64)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as sim:
+
+        async def one(i: int) -> None:
+            room_id = f"9{i:010d}"
+            async with limit:
+                for user in ("a", "b"):
+                    body = {"user_id": f"{room_id}-{user}"}
+                    r = await sim.post(f"/_sim/rooms/{room_id}/participants", json=body)
+                    r.raise_for_status()
+
+        await asyncio.gather(*(one(i) for i in range(rooms)))
+
+
+async def _mute(url: str, rooms: list[int]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as sim:
+        for i in rooms:
+            room_id = f"9{i:010d}"
+            patch = {"audio": {"status": "init"}}
+            r = await sim.patch(f"/_sim/rooms/{room_id}/participants/{room_id}-a", json=patch)
+            r.raise_for_status()
+
+
+async def _calls(url: str) -> int:
+    async with httpx.AsyncClient(base_url=url) as sim:
+        return int((await sim.get("/_sim/calls")).json()["total"])
+
+
+async def _measure(
+    label: str,
+    poller: Poller,
+    producer: AIOKafkaProducer,
+    state: PollerState,
+    due: set[Kind],
+    url: str,
+    rooms: int,
+) -> tuple[PollerState, dict[str, Any]]:
+    calls_before = await _calls(url)
+    events_before = poller.stats.events
+    cpu, wall = time.process_time(), time.perf_counter()
+    state = await poller.cycle(producer, state, due)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    reads = poller.stats.last_cycle
+    line = {
+        "scenario": "poller_cost",
+        "rooms": rooms,
+        "cycle": label,
+        "kinds": sorted(k.value for k in due),
+        "vendor_calls": await _calls(url) - calls_before,
+        "participant_reads": reads.participants_read if reads else 0,
+        "statistics_reads": reads.statistics_read if reads else 0,
+        "events": poller.stats.events - events_before,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "rss_mb": round(_rss_mb(), 1),
+    }
+    print(json.dumps(line), flush=True)
+    return state, line
+
+
+async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, Any]]:
+    base = f"bench-poller-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(f"{base}.events", 3, 1), NewTopic(f"{base}.state", 1, 1)]
+        )
+    finally:
+        await admin.close()
+    lines = []
+    with simulator(latency_ms=latency_ms) as url:
+        started = time.perf_counter()
+        await _populate(url, rooms)
+        populate_s = time.perf_counter() - started
+        settings = GatewaySettings(
+            instance_id=base,
+            vendor=VendorSettings(base_url=url, rate_limit=RateLimitSettings(enabled=False)),
+        )
+        client = build_poller_client(settings, settings.vendor, None)
+        retry = RetryPolicy(3, 0.05, 0.5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            transactional_id=f"{base}.poller",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+        await producer.start()
+        rss_before = _rss_mb()
+        try:
+
+            def poller(max_rooms: int) -> Poller:
+                config = ObserverConfig(max_rooms=max_rooms, concurrency=8)
+                return Poller(
+                    PollerConfig(events_topic=f"{base}.events"),
+                    _AlwaysLeader(),
+                    Observer(client, retry, config),
+                    KafkaStateStore(f"{base}.state", lambda **_: None),  # type: ignore[arg-type,return-value]
+                    lambda: producer,
+                )
+
+            sweep = poller(max_rooms=rooms)
+            kinds = {Kind.PARTICIPANTS, Kind.MEDIA_SERVERS}
+            state, line = await _measure("first", sweep, producer, PollerState(), kinds, url, rooms)
+            lines.append(line)
+            await _mute(url, list(range(0, rooms, 100)))
+            state, line = await _measure("steady", sweep, producer, state, kinds, url, rooms)
+            lines.append(line)
+            capped = poller(max_rooms=ObserverConfig().max_rooms)
+            state, line = await _measure("capped", capped, producer, state, set(Kind), url, rooms)
+            lines.append(line)
+        finally:
+            await producer.stop()
+            await client.aclose()
+        for line in lines:
+            line["populate_s"] = round(populate_s, 1)
+            line["rss_before_mb"] = round(rss_before, 1)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, action="append", help="default: 1000 and 10000")
+    parser.add_argument("--kafka", default=os.environ.get("GATEWAY_TEST_KAFKA", "127.0.0.1:9092"))
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="simulator latency")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = []
+    for rooms in args.rooms or [1000, 10000]:
+        # uvloop, as `gateway run` uses it.
+        results += uvloop.run(_run(rooms, args.kafka, args.latency_ms))
+    summary = {
+        "scenario": "poller_cost",
+        "summary": {
+            f"{line['rooms']}/{line['cycle']}": {
+                k: line[k] for k in ("vendor_calls", "events", "cpu_s", "wall_s", "rss_mb")
+            }
+            for line in results
+        },
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Wiring of the poller role: vendor client, lease, snapshot store, producer; run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from gateway import __version__
+from gateway.app.accounts import build_limiter
+from gateway.app.commands_role import open_redis
+from gateway.app.kafka import client_options, make_consumer, make_producer
+from gateway.commands.retry import RetryPolicy
+from gateway.poller import (
+    Cadence,
+    KafkaLease,
+    KafkaStateStore,
+    Kind,
+    Observer,
+    ObserverConfig,
+    Poller,
+    PollerConfig,
+)
+from gateway.settings import GatewaySettings, KafkaSettings, PollerSettings, VendorSettings
+from gateway.vendor import HttpLimits, VendorClient, build_http_client
+
+__all__ = ["build_poller_client", "ensure_poller_topics", "run_poller_role"]
+
+log = logging.getLogger("gateway.app")
+
+_STOP_GRACE_S = 5.0
+
+
+def build_poller_client(
+    settings: GatewaySettings, vendor: VendorSettings, limiter: Any
+) -> VendorClient:
+    """The poller's own vendor client (own pool), whose user agent names this replica, so the
+    vendor's request log tells which replica polls."""
+    http = build_http_client(
+        vendor.base_url,
+        HttpLimits(
+            connect_timeout_s=vendor.connect_timeout_s,
+            read_timeout_s=vendor.read_timeout_s,
+            write_timeout_s=vendor.write_timeout_s,
+            pool_timeout_s=vendor.pool_timeout_s,
+            max_connections=vendor.max_connections,
+            max_keepalive_connections=vendor.max_keepalive_connections,
+        ),
+    )
+    http.headers["user-agent"] = f"vendor-gateway/{__version__} poller ({settings.instance_id})"
+    return VendorClient(
+        http,
+        access_key=vendor.access_key,
+        secret_key=vendor.secret_key,
+        token_ttl_s=vendor.token_ttl_s,
+        limiter=limiter,
+    )
+
+
+async def ensure_poller_topics(kafka: KafkaSettings, poller: PollerSettings) -> None:
+    """Create the lease topic (one partition) and the compacted state topic if missing."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        topics = [
+            NewTopic(poller.lease_topic, 1, poller.topic_replication_factor),
+            NewTopic(
+                poller.state_topic,
+                1,
+                poller.topic_replication_factor,
+                topic_configs={"cleanup.policy": "compact"},
+            ),
+        ]
+        response = await admin.create_topics(topics)
+        for error in response.to_object()["topic_errors"]:
+            # 36 = TOPIC_ALREADY_EXISTS: fine.
+            if error["error_code"] not in (0, 36):
+                raise RuntimeError(
+                    f"could not create topic {error['topic']!r}: error {error['error_code']} "
+                    f"{error['error_message']}"
+                )
+    finally:
+        await admin.close()
+
+
+def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[KafkaLease, Poller]:
+    kafka, poller = settings.kafka, settings.poller
+    client_id = f"{kafka.client_id}-{settings.instance_id}-poller"
+    consumer = functools.partial(make_consumer, kafka, client_id=client_id)
+    lease = KafkaLease(
+        consumer,
+        topic=poller.lease_topic,
+        group_id=poller.lease_group,
+        failover_s=poller.failover_s,
+    )
+
+    def producer() -> AIOKafkaProducer:
+        return make_producer(
+            kafka,
+            client_id=client_id,
+            # The same id on every replica: a new leader's producer fences the old one's.
+            transactional_id=poller.transactional_id,
+            # A transaction is open only while a cycle publishes (seconds); if the leader
+            # dies inside one, the next leader's start aborts it at once anyway.
+            transaction_timeout_ms=60_000,
+        )
+
+    jitter = poller.jitter
+    engine = Poller(
+        PollerConfig(
+            events_topic=kafka.events_topic,
+            type_prefix=poller.event_type_prefix,
+            source=poller.source,
+            cadences={
+                Kind.PARTICIPANTS: Cadence(poller.participants_interval_s, jitter),
+                Kind.STATISTICS: Cadence(poller.statistics_interval_s, jitter),
+                Kind.MEDIA_SERVERS: Cadence(poller.media_servers_interval_s, jitter),
+            },
+            fenced_backoff_s=poller.failover_s / 2,
+        ),
+        lease,
+        Observer(
+            client,
+            RetryPolicy(
+                settings.retry.max_attempts,
+                settings.retry.initial_wait_s,
+                settings.retry.max_wait_s,
+            ),
+            ObserverConfig(
+                watch=frozenset(poller.rooms) if poller.rooms else None,
+                max_rooms=poller.max_rooms_per_cycle,
+                concurrency=poller.concurrency,
+                cycle_timeout_s=poller.cycle_timeout_s,
+                statistics_window_s=poller.statistics_window_s,
+            ),
+        ),
+        KafkaStateStore(poller.state_topic, consumer, load_timeout_s=poller.state_load_timeout_s),
+        producer,
+    )
+    return lease, engine
+
+
+async def run_poller_role(settings: GatewaySettings, stop: asyncio.Event) -> None:
+    """Take part in the poller lease until ``stop``; poll while this replica holds it."""
+    poller = settings.poller
+    vendor = settings.account(poller.account)
+    if vendor is None:
+        raise ValueError(f"poller account {poller.account!r} is not configured")
+    if poller.create_topics:
+        await ensure_poller_topics(settings.kafka, poller)
+    async with AsyncExitStack() as stack:
+        redis = open_redis(settings)
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        limiter = build_limiter(poller.account, vendor.rate_limit, redis)
+        client = build_poller_client(settings, vendor, limiter)
+        stack.push_async_callback(client.aclose)
+        lease, engine = _poller_parts(settings, client)
+        leave = asyncio.Event()
+        lease_task = asyncio.create_task(lease.run(leave), name="poller-lease")
+        engine_task = asyncio.create_task(engine.run(stop), name="poller-loop")
+        log.info("poller role started as %s", settings.instance_id)
+        stopped = asyncio.create_task(stop.wait(), name="poller-stop")
+        try:
+            # The loop ends on stop; the lease task only ends early when it fails.
+            done, _ = await asyncio.wait(
+                {lease_task, engine_task, stopped}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done - {stopped}:
+                task.result()
+            # A cycle in flight is cancelled at once by the loop; a producer start or a
+            # snapshot load is not, so give those a moment before cancelling them.
+            await asyncio.wait({engine_task}, timeout=_STOP_GRACE_S)
+        finally:
+            for task in (stopped, engine_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            leave.set()  # leaving the group hands the lease over at once
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease_task
+        log.info("poller role stopped: %s", engine.stats)

@@ -1,0 +1,175 @@
+"""One active poller across replicas: a Kafka consumer group over a one-partition lease topic.
+
+Every replica running the poller role joins the consumer group ``lease_group`` on the lease
+topic (one partition, nothing is ever written to it); the member assigned partition 0 is the
+leader and polls. When it dies, the group coordinator notices after the session timeout, the
+group rebalances and another member gets the partition. A replica that stops cleanly leaves
+the group, so the hand-over is immediate.
+
+Why Kafka and not a Redis lease: Kafka is always there (the gateway is a Kafka service;
+Redis is optional, needed only to share idempotency and rate limits), failure detection and
+hand-over come with the group protocol instead of hand-written renewal loops, and the
+*fencing* a lease needs comes with it too. The leader publishes events and its snapshot with a
+transactional producer whose ``transactional.id`` is the same on every replica: a new leader's
+producer start (InitProducerId) bumps the epoch, which aborts the old leader's open
+transaction and makes every later write of it fail with ``ProducerFenced``. So even a leader
+that does not know yet that it lost the lease (paused, partitioned) cannot publish after the
+new one started: leadership is advisory, fencing is what keeps the output single-writer.
+
+Timing: with ``failover_s`` = F the session timeout is F/2 and heartbeats go every F/12, so a
+dead leader is detected within F/2 and the survivor hears of the rebalance within another
+heartbeat; the rest of F covers the new leader's producer start and snapshot load. (Brokers
+refuse session timeouts below ``group.min.session.timeout.ms``, 6 s by default: F >= 12 s.)
+
+The assignor is sticky: a member that holds the lease says so in its join metadata and keeps
+it through rebalances (a replica joining does not move the poller; the leader only pauses for
+the rebalance and reloads its snapshot); otherwise the member with the lowest id gets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
+from aiokafka.errors import KafkaError
+
+__all__ = ["KafkaLease", "LeaseAssignor", "group_timeouts"]
+
+log = logging.getLogger("gateway.poller")
+
+_HOLDING = b"\x01"
+_NOT_HOLDING = b"\x00"
+
+
+def group_timeouts(failover_s: float) -> dict[str, int]:
+    """Consumer-group timings (ms) that detect a dead leader within ``failover_s / 2``."""
+    session_ms = max(1000, int(failover_s * 1000 / 2))
+    return {
+        "session_timeout_ms": session_ms,
+        "heartbeat_interval_ms": max(100, session_ms // 6),
+        # A rebalance waits this long for members to rejoin; a live member rejoins at once.
+        "rebalance_timeout_ms": session_ms,
+    }
+
+
+class LeaseAssignor(AbstractPartitionAssignor):  # type: ignore[misc]  # aiokafka is untyped
+    """Everything to one member: the current holder if any claims it, else the lowest id."""
+
+    name = "gateway-lease"
+    version = 0
+
+    def __init__(self) -> None:
+        self.holding = False
+
+    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
+        """The subscription, and whether this member holds the lease now."""
+        return ConsumerProtocolMemberMetadata(
+            self.version, sorted(topics), _HOLDING if self.holding else _NOT_HOLDING
+        )
+
+    def assign(
+        self, cluster: Any, members: Mapping[str, ConsumerProtocolMemberMetadata]
+    ) -> dict[str, ConsumerProtocolMemberAssignment]:
+        """Run by the group's leader member: one owner for every partition."""
+        holders = sorted(m for m, meta in members.items() if meta.user_data == _HOLDING)
+        owner = holders[0] if holders else min(members)
+        topics = sorted({t for meta in members.values() for t in meta.subscription})
+        owned = []
+        for topic in topics:
+            partitions = cluster.partitions_for_topic(topic)
+            if partitions:
+                owned.append((topic, sorted(partitions)))
+        return {
+            member: ConsumerProtocolMemberAssignment(
+                self.version, owned if member == owner else [], b""
+            )
+            for member in members
+        }
+
+    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:
+        """Remember whether we got it, for the next join's metadata."""
+        self.holding = bool(assignment.partitions())
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    def __init__(self, lease: KafkaLease) -> None:
+        self._lease = lease
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._lease._set_held(False)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._lease._set_held(self._lease.partition in set(assigned))
+
+
+class KafkaLease:
+    """Membership in the lease group; :attr:`held` says whether this replica is the leader.
+
+    ``make_consumer(**options)`` builds the group consumer (the app adds bootstrap, security
+    and client id); call :meth:`run` in a task for as long as the replica takes part.
+    """
+
+    def __init__(
+        self,
+        make_consumer: Callable[..., AIOKafkaConsumer],
+        *,
+        topic: str,
+        group_id: str,
+        failover_s: float,
+    ) -> None:
+        self.partition = TopicPartition(topic, 0)
+        self.assignor = LeaseAssignor()
+        self._consumer = make_consumer(
+            group_id=group_id,
+            partition_assignment_strategy=(self.assignor,),
+            **group_timeouts(failover_s),
+        )
+        self._held = False
+        self._changed = asyncio.Event()
+        self.terms = 0  # how many times this replica became leader
+
+    @property
+    def held(self) -> bool:
+        """True while this replica holds the lease (is the leader)."""
+        return self._held
+
+    def _set_held(self, held: bool) -> None:
+        if held and not self._held:
+            self.terms += 1
+            log.info("poller lease acquired (term %d)", self.terms)
+        elif self._held and not held:
+            log.info("poller lease released")
+        self._held = held
+        self._changed.set()
+
+    async def wait_changed(self, within: float | None = None) -> None:
+        """Until :attr:`held` may have changed (or ``within`` seconds passed)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
+        self._changed.clear()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take part in the group until ``stop``; leaving the group hands the lease over."""
+        await self._consumer.start()
+        try:
+            self._consumer.subscribe([self.partition.topic], listener=_Listener(self))
+            while not stop.is_set():
+                try:
+                    # Nothing is written to the lease topic; fetching keeps the membership
+                    # alive (max.poll.interval) while the heartbeats run in the background.
+                    await self._consumer.getmany(timeout_ms=500)
+                except KafkaError as exc:
+                    log.warning("poller lease: %r; still trying", exc)
+                    await asyncio.sleep(0.5)
+        finally:
+            self._set_held(False)
+            await self._consumer.stop()

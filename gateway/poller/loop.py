@@ -1,0 +1,220 @@
+"""The poller loop: while this replica holds the lease, observe, diff, publish, repeat.
+
+A *term* starts when the replica becomes leader: it starts the transactional producer (which
+fences the previous leader, see `gateway.poller.leadership`), loads the snapshot
+(`gateway.poller.state_store`) and runs cycles until the lease is lost, the producer is
+fenced, or ``stop`` is set. A cycle reads what is due (`gateway.poller.observe`), diffs it
+against the snapshot (`gateway.poller.diff`) and publishes the change events and the changed
+snapshot records in one Kafka transaction; only after the commit does the in-memory snapshot
+move on, so a failed publish is retried by the next cycle from the same snapshot.
+
+Cycles run one after another: a slow or failing cycle delays the next, never stacks on it.
+A failing cycle is logged and the loop continues (STYLE.md habit 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from gateway.messages.changes import change_event, change_event_bytes
+from gateway.messages.headers import CONTENT_TYPE
+from gateway.poller.diff import Diff, diff
+from gateway.poller.model import PollerState
+from gateway.poller.observe import CycleStats, Observer
+from gateway.poller.schedule import Cadence, Kind, Schedule
+from gateway.poller.state_store import KafkaStateStore, StateLoadError, encode_records
+
+__all__ = ["Lease", "LeaseLostError", "Poller", "PollerConfig", "PollerStats"]
+
+log = logging.getLogger("gateway.poller")
+
+
+class Lease(Protocol):
+    """Leadership as the loop needs it (`gateway.poller.leadership.KafkaLease` fits)."""
+
+    @property
+    def held(self) -> bool:
+        """True while this replica is the leader."""
+        ...
+
+    async def wait_changed(self, within: float | None = None) -> None:
+        """Until ``held`` may have changed, or ``within`` seconds passed."""
+        ...
+
+
+class LeaseLostError(Exception):
+    """The lease went away during a cycle: its transaction is aborted."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollerConfig:
+    """Topics, CloudEvents attributes and cadences (plain values, from the app)."""
+
+    events_topic: str
+    type_prefix: str = "avd"
+    source: str = "/vendor-gateway/poller"
+    cadences: Mapping[Kind, Cadence] = field(
+        default_factory=lambda: {
+            Kind.PARTICIPANTS: Cadence(5.0),
+            Kind.STATISTICS: Cadence(60.0),
+            Kind.MEDIA_SERVERS: Cadence(15.0),
+        }
+    )
+    retry_backoff_s: float = 1.0
+    # After being fenced while still believing to hold the lease, wait this long for the
+    # group to tell us (about a session timeout), instead of fencing the new leader back.
+    fenced_backoff_s: float = 15.0
+
+
+@dataclass(slots=True)
+class PollerStats:
+    """Counters for logs, tests and the benchmark."""
+
+    terms: int = 0
+    cycles: int = 0
+    failed_cycles: int = 0
+    events: int = 0
+    last_cycle: CycleStats | None = None
+
+
+class Poller:
+    """Runs terms while the lease is held; see the module docstring."""
+
+    def __init__(
+        self,
+        config: PollerConfig,
+        lease: Lease,
+        observer: Observer,
+        store: KafkaStateStore,
+        make_producer: Callable[[], AIOKafkaProducer],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._lease = lease
+        self._observer = observer
+        self._store = store
+        self._make_producer = make_producer
+        self._rng = rng or random.Random()  # noqa: S311  (jitter only)
+        self.stats = PollerStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll whenever this replica is the leader, until ``stop``."""
+        while not stop.is_set():
+            if not self._lease.held:
+                await self._wait(stop, None)
+                continue
+            try:
+                await self._term(stop)
+            except ProducerFenced:
+                log.warning("poller: another replica took over (producer fenced)")
+                await self._wait(stop, self._config.fenced_backoff_s)
+            except (KafkaError, OSError, StateLoadError) as exc:
+                log.warning("poller term ended: %r; starting over", exc)
+                await self._wait(stop, self._config.retry_backoff_s)
+
+    async def _wait(self, stop: asyncio.Event, within: float | None) -> None:
+        """Until ``stop``, a lease change, or ``within`` seconds."""
+        stopped = asyncio.ensure_future(stop.wait())
+        changed = asyncio.ensure_future(self._lease.wait_changed(within))
+        try:
+            await asyncio.wait({stopped, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stopped, changed):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _term(self, stop: asyncio.Event) -> None:
+        producer = self._make_producer()
+        try:
+            await producer.start()  # InitProducerId: fences the previous leader's producer
+            self.stats.terms += 1
+            state = await self._store.load()
+            schedule = Schedule(self._config.cadences, self._rng)
+            log.info("poller term %d: polling", self.stats.terms)
+            while not stop.is_set() and self._lease.held:
+                due = schedule.due(time.monotonic())
+                if due:
+                    cycle = asyncio.ensure_future(self.cycle(producer, state, due))
+                    stopped = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait({cycle, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    stopped.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await stopped
+                    if not cycle.done():
+                        # Stop now: a cycle only reads, and an open transaction is aborted.
+                        cycle.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await cycle
+                        break
+                    state = cycle.result()
+                    schedule.done(due, time.monotonic())
+                await self._wait(stop, max(0.0, schedule.next_due() - time.monotonic()))
+        finally:
+            await producer.stop()
+
+    async def cycle(
+        self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind]
+    ) -> PollerState:
+        """One cycle (the benchmark calls it directly): read what is ``due``, diff, publish
+        in one transaction of ``producer``; returns the snapshot after it (the same one when
+        the cycle failed)."""
+        self.stats.cycles += 1
+        try:
+            observation, reads = await self._observer.observe(due, state)
+            self.stats.last_cycle = reads
+            result = diff(state, observation)
+            if result.changes or result.dirty_rooms or result.dirty_servers or result.meta_dirty:
+                await self._publish(producer, result)
+        except KafkaError:
+            raise  # the producer may be unusable: end the term, start a fresh one
+        except LeaseLostError:
+            log.info("poller: lease lost during a cycle; its transaction was aborted")
+            return state
+        except Exception:
+            self.stats.failed_cycles += 1
+            log.exception("poller cycle failed; the next one starts from the same snapshot")
+            return state
+        self.stats.events += len(result.changes)
+        if result.changes or reads.failed:
+            log.info(
+                "poller cycle: %d events, %d vendor calls, failed reads %s",
+                len(result.changes),
+                reads.calls,
+                reads.failed or "none",
+            )
+        return result.state
+
+    async def _publish(self, producer: AIOKafkaProducer, result: Diff) -> None:
+        config = self._config
+        async with producer.transaction():
+            for change in result.changes:
+                event = change_event(
+                    change.name,
+                    change.data,
+                    subject=change.subject,
+                    key=change.key,
+                    prefix=config.type_prefix,
+                    source=config.source,
+                )
+                await producer.send(
+                    config.events_topic,
+                    change_event_bytes(event),
+                    key=change.key.encode("utf-8"),
+                    headers=[(CONTENT_TYPE, b"application/cloudevents+json; charset=utf-8")],
+                )
+            for key, value in encode_records(result):
+                await producer.send(self._store.topic, value, key=key)
+            if not self._lease.held:
+                raise LeaseLostError  # abort: the next leader starts from the last commit

@@ -1,0 +1,253 @@
+"""One cycle's vendor reads: the room list, participants, statistics, media-server counts.
+
+Every request goes through the account's vendor client on the poller's lane of the rate
+limiter (``request_budget(Lane.POLLER, deadline)``) and through the retry policy the app
+injects (the commands' policy: transient errors only, full jitter, bounded by attempts and by
+the cycle's deadline). A read that still fails is left out of the observation, so the diff
+keeps that room's (or kind's) last state; the failure is logged and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from gateway.errors import GatewayError
+from gateway.poller.diff import Observation
+from gateway.poller.model import (
+    Counters,
+    Participant,
+    PollerState,
+    Room,
+    counters_from_vendor,
+    participants_from_vendor,
+    rooms_from_vendor,
+    servers_from_vendor,
+)
+from gateway.poller.schedule import Kind, RoundRobin
+from gateway.ratelimit import Lane, request_budget
+from gateway.vendor import VendorClient
+from gateway.vendor.endpoints.media_server import MediaServerUserCountGetRequest
+from gateway.vendor.endpoints.participants import ParticipantListRequest
+from gateway.vendor.endpoints.room import RoomListRequest, RoomStatisticGetRequest
+from gateway.vendor.errors import VendorAPIError
+
+__all__ = ["CycleStats", "Observer", "ObserverConfig", "RetryRunner"]
+
+log = logging.getLogger("gateway.poller")
+
+T = TypeVar("T")
+
+# /media_server/user_count answers 11003 when no media server is online: that is an answer.
+NO_SERVER_ONLINE = 11003
+
+
+class RetryRunner(Protocol):
+    """Runs an attempt until it succeeds or the policy gives up (``RetryPolicy`` fits)."""
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], deadline: float | None = ...) -> T:
+        """The attempt's result, or its last error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ObserverConfig:
+    """Which rooms, how many per cycle, how many reads at once, and the statistics window."""
+
+    watch: frozenset[str] | None = None  # None: every open room
+    max_rooms: int = 500
+    concurrency: int = 8
+    cycle_timeout_s: float = 120.0
+    statistics_window_s: float = 86400.0
+
+
+@dataclass(slots=True)
+class CycleStats:
+    """What a cycle cost and what failed."""
+
+    calls: int = 0  # vendor attempts, retries included
+    failed: dict[str, int] = field(default_factory=dict)  # read kind -> reads that failed
+    rooms_open: int = 0
+    participants_read: int = 0
+    statistics_read: int = 0
+
+
+def _now_rfc3339(now: float) -> str:
+    return (
+        datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+class Observer:
+    """Reads what is due and returns it as an :class:`Observation`."""
+
+    def __init__(
+        self,
+        client: VendorClient,
+        retry: RetryRunner,
+        config: ObserverConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._config = config
+        self._clock = clock
+        self._participants_rr = RoundRobin(config.max_rooms)
+        self._statistics_rr = RoundRobin(config.max_rooms)
+
+    async def observe(self, due: set[Kind], state: PollerState) -> tuple[Observation, CycleStats]:
+        """Read the kinds in ``due``; what fails stays out of the observation."""
+        now = self._clock()
+        stats = CycleStats()
+        deadline = now + self._config.cycle_timeout_s
+        rooms: dict[str, Room] | None = None
+        participants: dict[str, Mapping[str, Participant]] = {}
+        statistics: dict[str, Counters] = {}
+        window: tuple[int, int] | None = None
+        servers: dict[str, int] | None = None
+        with request_budget(Lane.POLLER, deadline):
+            if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
+                listed = await self._room_list(stats, deadline)
+                if listed is not None:
+                    rooms = {room_id: room for room_id, (room, _) in listed.items()}
+                    stats.rooms_open = len(rooms)
+                    if Kind.PARTICIPANTS in due:
+                        participants = await self._participants(listed, state, stats, deadline)
+                    if Kind.STATISTICS in due:
+                        end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
+                        window = (end - int(self._config.statistics_window_s), end)
+                        statistics = await self._statistics(
+                            sorted(rooms), state, window, stats, deadline
+                        )
+            if Kind.MEDIA_SERVERS in due:
+                servers = await self._servers(stats, deadline)
+        observation = Observation(
+            observed_at=_now_rfc3339(now),
+            rooms=rooms,
+            participants=participants,
+            statistics=statistics,
+            statistics_window=window,
+            servers=servers,
+        )
+        return observation, stats
+
+    async def _call(
+        self, what: str, attempt: Callable[[], Awaitable[T]], stats: CycleStats, deadline: float
+    ) -> T | None:
+        async def counted() -> T:
+            stats.calls += 1
+            return await attempt()
+
+        try:
+            return await self._retry.run(counted, deadline)
+        except GatewayError as exc:
+            stats.failed[what] = stats.failed.get(what, 0) + 1
+            log.warning("poller: %s failed: %s", what, exc)
+            return None
+
+    async def _room_list(
+        self, stats: CycleStats, deadline: float
+    ) -> dict[str, tuple[Room, frozenset[str]]] | None:
+        answer = await self._call(
+            "room list", lambda: self._client.room_list(RoomListRequest()), stats, deadline
+        )
+        if answer is None:
+            return None
+        listed = rooms_from_vendor(answer.rooms)
+        if self._config.watch is not None:
+            listed = {r: v for r, v in listed.items() if r in self._config.watch}
+        return listed
+
+    async def _gather(
+        self, rooms: list[str], read: Callable[[str], Awaitable[T | None]]
+    ) -> dict[str, T]:
+        limit = asyncio.Semaphore(self._config.concurrency)
+
+        async def one(room_id: str) -> T | None:
+            async with limit:
+                return await read(room_id)
+
+        answers = await asyncio.gather(*(one(r) for r in rooms))
+        return {r: a for r, a in zip(rooms, answers, strict=True) if a is not None}
+
+    async def _participants(
+        self,
+        listed: Mapping[str, tuple[Room, frozenset[str]]],
+        state: PollerState,
+        stats: CycleStats,
+        deadline: float,
+    ) -> dict[str, Mapping[str, Participant]]:
+        urgent = []
+        for room_id, (_, user_ids) in listed.items():
+            known = state.rooms.get(room_id)
+            if known is None or known.participants is None or user_ids != known.participants.keys():
+                urgent.append(room_id)
+        chosen = self._participants_rr.pick(sorted(listed), urgent)
+
+        async def read(room_id: str) -> dict[str, Participant] | None:
+            answer = await self._call(
+                "participant list",
+                lambda: self._client.participant_list(ParticipantListRequest(room_id=room_id)),
+                stats,
+                deadline,
+            )
+            if answer is None:
+                return None
+            participants = participants_from_vendor(answer.participates)
+            if not participants and listed[room_id][1]:
+                # The room list had users, the participant list has none: the room closed
+                # (or emptied) between the two reads. Look again next cycle rather than
+                # report everyone as having left one by one.
+                stats.failed["participant list (changed meanwhile)"] = (
+                    stats.failed.get("participant list (changed meanwhile)", 0) + 1
+                )
+                return None
+            return participants
+
+        result = await self._gather(chosen, read)
+        stats.participants_read = len(result)
+        return dict(result)
+
+    async def _statistics(
+        self,
+        rooms: list[str],
+        state: PollerState,
+        window: tuple[int, int],
+        stats: CycleStats,
+        deadline: float,
+    ) -> dict[str, Counters]:
+        urgent = [r for r in rooms if r not in state.rooms or state.rooms[r].statistics is None]
+        chosen = self._statistics_rr.pick(rooms, urgent)
+        start, end = window
+
+        async def read(room_id: str) -> dict[str, int] | None:
+            request = RoomStatisticGetRequest(start_time=start, end_time=end, room_id=room_id)
+            answer = await self._call(
+                "statistics", lambda: self._client.room_statistic_get(request), stats, deadline
+            )
+            return None if answer is None else counters_from_vendor(answer.model_dump())
+
+        result = await self._gather(chosen, read)
+        stats.statistics_read = len(result)
+        return dict(result)
+
+    async def _servers(self, stats: CycleStats, deadline: float) -> dict[str, int] | None:
+        async def read() -> dict[str, int]:
+            try:
+                answer = await self._client.media_server_user_count_get(
+                    MediaServerUserCountGetRequest()
+                )
+            except VendorAPIError as exc:
+                if exc.code == NO_SERVER_ONLINE:
+                    return {}
+                raise
+            return servers_from_vendor(answer.server_user_count)
+
+        return await self._call("media-server user count", read, stats, deadline)

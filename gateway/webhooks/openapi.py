@@ -1,0 +1,257 @@
+"""The OpenAPI 3.1 document of the webhook ingress, built from the same pydantic models.
+
+Served at ``GET /openapi.json`` and written to ``schemas/openapi.json`` by ``gateway
+schemas`` (``--check`` fails on drift). Request and result bodies reuse the wire models of
+:mod:`gateway.messages`, so the HTTP contract cannot drift from the Kafka one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from gateway import __version__
+from gateway.messages.envelope import CommandEnvelope
+from gateway.messages.events import ResultEvent
+from gateway.webhooks.ingress import KEY_FIELD
+from gateway.webhooks.signature import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
+
+__all__ = [
+    "AcceptedBody",
+    "CommandRequest",
+    "CommandStatusBody",
+    "Health",
+    "Problem",
+    "Readiness",
+    "openapi_document",
+]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class CommandRequest(CommandEnvelope):
+    """A command envelope (CONTRACT.md), optionally with the Kafka key to produce it under."""
+
+    key: str | None = Field(
+        None,
+        min_length=1,
+        description="Kafka key of the command record; default: payload.room_id",
+    )
+
+
+class AcceptedBody(BaseModel):
+    """The command is on the commands topic."""
+
+    id: str = Field(description="the command id")
+    status: Literal["accepted"] = "accepted"
+
+
+class CommandStatusBody(BaseModel):
+    """What this replica knows of a command."""
+
+    id: str
+    status: Literal["accepted", "succeeded", "failed", "rejected"]
+    result: ResultEvent | None = Field(description="the result event, once it has been read")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: the reason, never a secret, a signature or the body."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:vendor-gateway:problem:<slug>")
+    title: str
+    status: int
+    detail: str = Field(description="why the request was refused")
+    errors: list[dict[str, str]] | None = Field(
+        None, description="invalid envelope: which fields and why"
+    )
+    checks: dict[str, str] | None = Field(None, description="readiness: each check's outcome")
+
+
+class Health(BaseModel):
+    """The process answers."""
+
+    status: Literal["alive"] = "alive"
+
+
+class Readiness(BaseModel):
+    """Every dependency answered."""
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str] = Field(description="broker and vendor token: ok")
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
+        **extra,
+    }
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+_SIGNING = (
+    "Signed per Standard Webhooks: `webhook-signature` carries one or more space-separated "
+    "`v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<body bytes>` keyed "
+    "with the base64-decoded part of a `whsec_` secret. The timestamp must be within the "
+    "tolerance (5 minutes by default) of the server's clock, and a `webhook-id` is accepted "
+    "once in that window."
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document (OpenAPI 3.1.0)."""
+    models: list[type[BaseModel]] = [
+        CommandRequest,
+        AcceptedBody,
+        CommandStatusBody,
+        ResultEvent,
+        Problem,
+        Health,
+        Readiness,
+    ]
+    _, defs = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+    )
+    retry_after = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    submit = {
+        "operationId": "submitCommand",
+        "summary": "Put a signed command on the commands topic",
+        "description": _SIGNING
+        + f" A top-level `{KEY_FIELD}` names the Kafka key; otherwise `payload.room_id` is"
+        " the key. A structured CloudEvent whose `type` is the command type and `data` its"
+        " payload is accepted too.",
+        "parameters": [
+            {
+                "name": "wait",
+                "in": "query",
+                "required": False,
+                "description": "seconds to wait for the result event (capped by the server's"
+                " GATEWAY_WEBHOOKS__WAIT_MAX_S); 200 with the event if it arrives, else 202",
+                "schema": {"type": "number", "minimum": 0},
+            },
+            _header(HEADER_ID, "the message id, unique per message (kept across resends)"),
+            _header(
+                HEADER_TIMESTAMP, "seconds since the epoch, when signed", pattern="^[0-9]{1,12}$"
+            ),
+            _header(HEADER_SIGNATURE, "space-separated v1,<base64 HMAC-SHA256> signatures"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("CommandRequest")}},
+        },
+        "responses": {
+            "200": _json("the result event, read within the wait", "ResultEvent"),
+            "202": {
+                **_json("on the commands topic; no result yet", "AcceptedBody"),
+                "headers": {
+                    "Location": {
+                        "description": "where to ask for the status",
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            "400": _problem("a malformed query parameter"),
+            "401": _problem("missing or invalid signature headers, or a stale timestamp"),
+            "409": _problem("the webhook-id was already received (a replay)"),
+            "413": _problem("the body is larger than the server's limit"),
+            "422": _problem("the body is not a valid command envelope"),
+            "429": _problem("this client is above its request rate", headers=retry_after),
+            "503": _problem("Kafka did not take the command in time", headers=retry_after),
+        },
+    }
+    status = {
+        "operationId": "getCommand",
+        "summary": "Status and result of a command",
+        "description": "From this replica's bounded index of results read off the results"
+        " topic (and the commands it accepted itself); results older than its start or its"
+        " index size are unknown.",
+        "parameters": [
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
+        ],
+        "responses": {
+            "200": _json("what is known of the command", "CommandStatusBody"),
+            "404": _problem("no status for this id on this replica"),
+            "429": _problem("this client is above its request rate", headers=retry_after),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vendor-gateway webhook ingress",
+            "version": __version__,
+            "description": "Signed commands over HTTP for systems that cannot speak Kafka, "
+            "plus health, readiness and metrics. Errors are RFC 9457 problem objects.",
+        },
+        "paths": {
+            "/v1/commands": {"post": submit},
+            "/v1/commands/{id}": {"get": status},
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "The process is alive",
+                    "responses": {"200": _json("alive", "Health")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readiness",
+                    "summary": "Broker reachable and vendor token obtainable",
+                    "responses": {
+                        "200": _json("ready", "Readiness"),
+                        "503": _problem("a check failed; `checks` says which"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {"schemas": defs.get("$defs", {})},
+    }

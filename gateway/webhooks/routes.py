@@ -1,0 +1,242 @@
+"""The Starlette app of the webhooks role: the only module of the ingress that knows HTTP.
+
+Routes stay thin: they read the request (client address, bounded body, ``wait``), call
+:class:`~gateway.webhooks.ingress.CommandIngress` and render its answer; every refusal is a
+:class:`~gateway.webhooks.errors.WebhookError` rendered as ``application/problem+json`` by
+one handler, as are Starlette's own 404/405 and any unexpected error (500, no details).
+
+Telemetry: :class:`ObserveRequests`, the outermost middleware, makes one SERVER span per
+request (continuing the caller's ``traceparent``; HTTP semantic conventions, the route
+template rather than the path, so no command id lands in a span name) and counts
+``gateway_webhook_requests_total{route, status}``. Further ``middleware`` from the
+composition root goes inside it. ``/metrics`` serves the ASGI app the composition root
+passes (prometheus_client's, on its default registry).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.telemetry.metrics import WEBHOOK_REQUESTS
+from gateway.telemetry.tracing import extract_context, tracer
+from gateway.webhooks.errors import (
+    PROBLEM_TYPE_PREFIX,
+    BadRequestError,
+    BodyTooLargeError,
+    ClientRateLimitedError,
+    UnavailableError,
+    WebhookError,
+    problem_details,
+)
+from gateway.webhooks.ingress import CommandIngress, Completed
+
+__all__ = ["ObserveRequests", "Readiness", "create_app"]
+
+log = logging.getLogger("gateway.webhooks")
+
+#: Runs the readiness checks: (all passed, outcome per check).
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
+
+PROBLEM_JSON = "application/problem+json"
+_CONVERTOR = re.compile(r":\w+}")
+
+
+def _problem_response(
+    body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(dict(body), status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+class _AsgiEndpoint:
+    """Lets a Route serve a plain ASGI callable (Starlette would wrap a function as a view)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+class ObserveRequests:
+    """One SERVER span and one ``gateway_webhook_requests_total`` count per HTTP request."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self._app = app
+        self._routes = routes
+
+    def _template(self, scope: Scope) -> str:
+        for route in self._routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL and isinstance(route, Route):
+                return _CONVERTOR.sub("}", route.path)  # /v1/commands/{id}, as documented
+        return "other"  # a bounded label for every unknown path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        route, method = self._template(scope), scope["method"]
+        headers = [(k.decode("latin-1"), v) for k, v in scope.get("headers", ())]
+        status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracer.start_as_current_span(
+            f"{method} {route}",
+            context=extract_context(headers),
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": method,
+                "http.route": route,
+                "url.path": scope["path"],  # the query (wait=) carries nothing of interest
+                "url.scheme": scope.get("scheme", "http"),
+            },
+        ) as span:
+            try:
+                await self._app(scope, receive, send_observed)
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+                WEBHOOK_REQUESTS.labels(route, str(status)).inc()
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be above ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequestError("content-length is not a number")
+        if int(declared) > limit:
+            raise BodyTooLargeError(f"the body is above the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLargeError(f"the body is above the limit of {limit} bytes")
+    return bytes(body)
+
+
+def create_app(
+    ingress: CommandIngress,
+    readiness: Readiness,
+    openapi: Mapping[str, Any],
+    *,
+    metrics_app: ASGIApp | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
+    """The ASGI app; its dependencies are built and closed by the composition root."""
+
+    async def submit_command(request: Request) -> Response:
+        ingress.admit(_client(request))
+        wait_s = ingress.wait_seconds(request.query_params.get("wait"))
+        body = await _read_body(request, ingress.config.max_body_bytes)
+        outcome = await ingress.submit(body, request.headers, wait_s)
+        if isinstance(outcome, Completed):
+            return JSONResponse(outcome.event, 200)
+        # Command ids are any text: percent-encoded, the header stays Latin-1 and one segment.
+        location = "/v1/commands/" + quote(outcome.command_id, safe="")
+        return JSONResponse(outcome.as_json(), 202, headers={"Location": location})
+
+    async def get_command(request: Request) -> Response:
+        ingress.admit(_client(request))
+        return JSONResponse(ingress.status(request.path_params["id"]).as_json())
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(request: Request) -> Response:
+        ready, checks = await readiness()
+        if ready:
+            return JSONResponse({"status": "ready", "checks": checks})
+        body = {
+            "type": PROBLEM_TYPE_PREFIX + "not-ready",
+            "title": "Not ready",
+            "status": 503,
+            "detail": "a dependency did not answer: "
+            + ", ".join(name for name, outcome in checks.items() if outcome != "ok"),
+            "checks": checks,
+        }
+        return _problem_response(body, 503)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(dict(openapi))
+
+    async def no_metrics(request: Request) -> Response:
+        return PlainTextResponse("")
+
+    async def on_webhook_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WebhookError)
+        headers: dict[str, str] = {}
+        if isinstance(exc, ClientRateLimitedError):
+            headers["Retry-After"] = str(max(1, round(exc.retry_after_s + 0.5)))
+        elif isinstance(exc, UnavailableError):
+            headers["Retry-After"] = "1"
+        if exc.status != 429:  # a flood of 429s is what the limit is for; not worth a line each
+            log.info("%s %s -> %d: %s", request.method, request.url.path, exc.status, exc)
+        return _problem_response(problem_details(exc), exc.status, headers)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        body = {
+            "type": "about:blank",
+            "title": exc.detail,
+            "status": exc.status_code,
+            "detail": exc.detail,
+        }
+        return _problem_response(body, exc.status_code, exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        body = {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "the gateway failed on this request; it is logged",
+        }
+        return _problem_response(body, 500)
+
+    routes = [
+        Route("/v1/commands", submit_command, methods=["POST"], name="submit_command"),
+        # :path, so an id with a "/" (sent as %2F, decoded by the server) still matches.
+        Route("/v1/commands/{id:path}", get_command, methods=["GET"], name="get_command"),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
+        Route(
+            "/metrics",
+            _AsgiEndpoint(metrics_app) if metrics_app is not None else no_metrics,
+            methods=["GET"],
+            name="metrics",
+        ),
+        Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(ObserveRequests, routes=routes), *middleware],
+        exception_handlers={
+            WebhookError: on_webhook_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )

@@ -1,0 +1,720 @@
+"""The Helm chart (deploy/helm/gateway): lint, render, and what the rendered manifests promise.
+
+Everything about settings is derived from ``gateway.settings`` at test time: a setting added
+there without its values entry fails here, naming the entry to add.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel, TypeAdapter
+
+from gateway.app.settings_table import settings_rows
+from gateway.settings import GatewaySettings
+from tests.deploy.chart_settings import (
+    DOWNWARD_API,
+    SCHEMA,
+    VALUES,
+    Leaf,
+    config_schema,
+    settings_leaves,
+)
+from tests.deploy.conftest import (
+    PRODUCTION,
+    Render,
+    RenderError,
+    by_kind,
+    container,
+    deployments,
+    effective_env,
+    run_helm,
+)
+
+# The first use of the `helm` fixture may build helm (a few minutes on a cold Go cache).
+pytestmark = pytest.mark.timeout(1500)
+
+ROLES = ("commands", "poller", "webhooks")
+
+# Where the chart's values.yaml deliberately differs from the gateway's own default.
+CHART_DEFAULTS = {
+    "GATEWAY_IDEMPOTENCY__SQLITE_PATH": "the root filesystem is read-only: the data volume",
+    "GATEWAY_WEBHOOKS__HOST": "a pod must listen on its own address, not loopback",
+}
+
+# Values for the render in which every setting is set (where values.yaml has null) and the
+# schema alone cannot suggest one.
+SAMPLES: dict[str, Any] = {
+    "GATEWAY_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+    "GATEWAY_REDIS__URL": "redis://redis:6379/0",
+}
+
+# A valid value for every secret setting (a webhook secret must be whsec_<base64>).
+SECRET_SAMPLE = "whsec_" + base64.b64encode(b"not-a-real-secret").decode()
+
+
+def values() -> dict[str, Any]:
+    """deploy/helm/gateway/values.yaml."""
+    data: dict[str, Any] = yaml.safe_load(VALUES.read_text(encoding="utf-8"))
+    return data
+
+
+def production_values() -> dict[str, Any]:
+    """deploy/helm/values-production.yaml."""
+    data: dict[str, Any] = yaml.safe_load(PRODUCTION.read_text(encoding="utf-8"))
+    return data
+
+
+def config_leaves() -> list[Leaf]:
+    """The settings that belong in ``config`` (not secret, not from the pod itself)."""
+    return [leaf for leaf in settings_leaves() if not leaf.secret and leaf.env not in DOWNWARD_API]
+
+
+def mirrored_leaves() -> list[Leaf]:
+    """The config settings that have their values.yaml entry (a missing one fails only
+    test_every_setting_has_a_values_entry, which says what to add)."""
+    config = values()["config"]
+    return [leaf for leaf in config_leaves() if lookup(config, leaf.path) is not _MISSING]
+
+
+_MISSING = object()
+
+
+def lookup(tree: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a nested mapping, or ``_MISSING``."""
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return _MISSING
+        tree = tree[key]
+    return tree
+
+
+def tree_leaves(tree: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of the leaves of a values tree (a non-empty mapping nests)."""
+    out: list[tuple[str, ...]] = []
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out += tree_leaves(value, (*path, key))
+        else:
+            out.append((*path, key))
+    return out
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    """GATEWAY_ name of a config path."""
+    return "GATEWAY_" + "__".join(part.upper() for part in path)
+
+
+# ---------------------------------------------------------------------------------------
+# values.yaml and values.schema.json mirror the settings
+
+
+def test_leaf_walk_agrees_with_settings_rows() -> None:
+    """The chart's view of the settings lists exactly the rows of settings_rows()."""
+    assert [leaf.env for leaf in settings_leaves()] == [env for env, _, _ in settings_rows()]
+
+
+def test_every_setting_has_a_values_entry() -> None:
+    """Each setting of gateway/settings.py is in values.yaml: config, secret.keys or pod name."""
+    vals = values()
+    missing = []
+    for leaf in settings_leaves():
+        if leaf.env in DOWNWARD_API:
+            continue
+        if leaf.secret:
+            if leaf.env not in vals["secret"]["keys"]:
+                missing.append(
+                    f"{leaf.env} is a secret: add `{leaf.env}: true` (pods need it) or `false` "
+                    "(optional) under secret.keys"
+                )
+        elif lookup(vals["config"], leaf.path) is _MISSING:
+            default = json.dumps(leaf.default)
+            missing.append(
+                f"{leaf.env}: add `config.{'.'.join(leaf.path)}: {default}` (with its "
+                "description as a comment)"
+            )
+    assert not missing, (
+        "settings without an entry in deploy/helm/gateway/values.yaml (then run "
+        "`.venv/bin/python -m tests.deploy.chart_settings` to update values.schema.json):\n  "
+        + "\n  ".join(missing)
+    )
+
+
+def test_values_have_no_entry_that_is_no_setting() -> None:
+    """values.yaml has no stale config or secret entry that the gateway would ignore."""
+    vals = values()
+    known = {leaf.path for leaf in config_leaves()}
+    stale = [
+        "config." + ".".join(path)
+        for path in tree_leaves(vals["config"])
+        if path not in known and path[:1] != ("accounts",)
+    ]
+    secrets = {leaf.env for leaf in settings_leaves() if leaf.secret}
+    stale += [f"secret.keys.{key}" for key in vals["secret"]["keys"] if key not in secrets]
+    assert not stale, f"values.yaml entries that are no setting: {stale}"
+
+
+def test_values_defaults_are_the_gateways() -> None:
+    """values.yaml holds the gateway's defaults, except the chart's documented deviations."""
+    vals = values()
+    differ = []
+    for leaf in mirrored_leaves():
+        value = lookup(vals["config"], leaf.path)
+        if leaf.env in CHART_DEFAULTS:
+            assert value != leaf.default, (
+                f"{leaf.env} no longer deviates: drop it from CHART_DEFAULTS"
+            )
+        elif value != leaf.default:
+            differ.append(
+                f"config.{'.'.join(leaf.path)}: {value!r}, the gateway's is {leaf.default!r}"
+            )
+    assert not differ, "values.yaml defaults drifted from gateway/settings.py:\n  " + "\n  ".join(
+        differ
+    )
+
+
+def test_values_schema_config_is_generated_from_the_settings() -> None:
+    """values.schema.json's config section is what the settings models generate."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert schema["properties"]["config"] == config_schema(), (
+        "values.schema.json is out of date: run `.venv/bin/python -m tests.deploy.chart_settings`"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# helm lint and helm template
+
+
+@pytest.mark.parametrize("production", [False, True], ids=["default", "production"])
+def test_helm_lint(helm: Path, production: bool) -> None:
+    """helm lint --strict passes with the default values and with the production example."""
+    args = ["lint", "--strict", str(VALUES.parent)]
+    if production:
+        args += ["--values", str(PRODUCTION)]
+    result = run_helm(helm, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_default_render(render: Render) -> None:
+    """Default values: one Deployment per role, the config, Service, PDBs, NetworkPolicy."""
+    manifests = render()
+    kinds = sorted({m["kind"] for m in manifests})
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert set(deployments(manifests)) == set(ROLES)
+    for role, deployment in deployments(manifests).items():
+        assert container(deployment)["args"] == ["run", "--role", role]
+    assert {
+        pdb["metadata"]["name"] for pdb in by_kind(manifests, "PodDisruptionBudget").values()
+    } == {f"vg-gateway-{role}" for role in ROLES}
+    assert not by_kind(manifests, "Secret"), "no Secret unless secret.create"
+
+
+def test_production_render(render: Render) -> None:
+    """Production example: HPA for commands, Ingress, ServiceMonitor, rules, no PVC."""
+    manifests = render(PRODUCTION)
+    kinds = {m["kind"] for m in manifests}
+    assert {"HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PrometheusRule"} <= kinds
+    assert "PersistentVolumeClaim" not in kinds, "the redis backend needs no volume"
+    assert "Secret" not in kinds, "production takes an existing Secret"
+    for deployment in deployments(manifests).values():
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+            "registry.example.com/"
+        )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_can_be_disabled(render: Render, role: str) -> None:
+    """`<role>.enabled: false` removes that role's Deployment, PDB and Service."""
+    manifests = render(sets={f"{role}.enabled": False})
+    assert set(deployments(manifests)) == set(ROLES) - {role}
+    names = {m["metadata"]["name"] for m in manifests}
+    assert f"vg-gateway-{role}" not in names
+
+
+# ---------------------------------------------------------------------------------------
+# every setting reaches the containers
+
+
+def all_set_overrides() -> dict[str, Any]:
+    """--set values that give every null config leaf a value its schema accepts."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))["properties"]["config"]
+    overrides: dict[str, Any] = {}
+    for leaf in mirrored_leaves():
+        if lookup(values()["config"], leaf.path) is not None:
+            continue
+        node = schema
+        for key in leaf.path:
+            node = node["properties"][key]
+        types = node.get("type", [])
+        kind = next(t for t in ([types] if isinstance(types, str) else types) if t != "null")
+        if leaf.env in SAMPLES:
+            sample = SAMPLES[leaf.env]
+        elif "enum" in node:
+            sample = next(v for v in node["enum"] if v is not None)
+        elif kind == "string" and "pattern" not in node:
+            sample = f"sample-{leaf.path[-1]}"
+        elif kind in {"number", "integer"}:
+            sample = max(2, node.get("minimum", 0) + 1)
+        elif kind == "boolean":
+            sample = True
+        else:
+            pytest.fail(f"no sample value for {leaf.env} ({node}): add one to SAMPLES")
+        overrides["config." + ".".join(leaf.path)] = sample
+    return overrides
+
+
+RENDERS = {
+    "default": lambda render: render(),
+    "production": lambda render: render(PRODUCTION),
+    "every-setting-set": lambda render: render(sets=all_set_overrides()),
+}
+
+
+def secret_envs(manifests_values: dict[str, Any]) -> list[str]:
+    """The secret variables the pods should reference for these values."""
+    names = list(manifests_values["secret"]["keys"])
+    for account in manifests_values["config"].get("accounts") or {}:
+        names += [
+            f"GATEWAY_ACCOUNTS__{account.upper()}__{key.removeprefix('GATEWAY_VENDOR__')}"
+            for key in manifests_values["secret"]["keys"]
+            if key.startswith("GATEWAY_VENDOR__")
+        ]
+    return names
+
+
+def merged_values(name: str) -> dict[str, Any]:
+    """The values of one of RENDERS (values.yaml with its overrides), as a plain tree."""
+
+    def merge(base: Any, over: Any) -> Any:
+        if isinstance(base, dict) and isinstance(over, dict):
+            return {k: merge(base.get(k), over[k]) if k in base else over[k] for k in over} | {
+                k: v for k, v in base.items() if k not in over
+            }
+        return over
+
+    vals = values()
+    if name == "production":
+        return dict(merge(vals, production_values()))
+    if name == "every-setting-set":
+        for dotted, value in all_set_overrides().items():
+            node = vals
+            *parents, last = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[last] = value
+    return vals
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_every_setting_reaches_the_container_env(render: Render, name: str) -> None:
+    """Every setting set in values is in each role's env under its GATEWAY_ name."""
+    manifests = RENDERS[name](render)
+    vals = merged_values(name)
+    for role, deployment in deployments(manifests).items():
+        env = effective_env(manifests, deployment)
+        missing = []
+        for leaf in mirrored_leaves():
+            value = lookup(vals["config"], leaf.path)
+            present = leaf.env in env or any(k.startswith(leaf.env + "__") for k in env)
+            if value is None:
+                assert not present, f"{role}: {leaf.env} is null in values but set in the pod"
+            elif not present:
+                missing.append(leaf.env)
+        assert not missing, f"{role} ({name}): settings not in the container env: {missing}"
+        for env_var, field_path in DOWNWARD_API.items():
+            assert env[env_var] == {"valueFrom": {"fieldRef": {"fieldPath": field_path}}}
+        for secret in secret_envs(vals):
+            assert secret in env, f"{role}: secret setting {secret} is not referenced"
+            assert set(env[secret]) == {"valueFrom"}, f"{role}: {secret} must come from the Secret"
+
+
+def parsed(settings: BaseModel | dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The JSON form of the setting at ``path`` in a parsed GatewaySettings."""
+    node: Any = settings
+    for key in path:
+        node = node[key] if isinstance(node, dict) else getattr(node, key)
+    if isinstance(node, BaseModel):
+        return node.model_dump(mode="json")
+    return TypeAdapter(type(node)).dump_python(node, mode="json")
+
+
+def is_subset(expected: Any, actual: Any) -> bool:
+    """Whether every key of ``expected`` is in ``actual`` with an equal value (recursively)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and is_subset(v, actual[k]) for k, v in expected.items()
+        )
+    return bool(expected == actual)
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_rendered_env_is_read_by_the_gateway(
+    render: Render, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GatewaySettings, given a pod's env, holds exactly the values of values.yaml."""
+    manifests = RENDERS[name](render)
+    vals = merged_values(name)
+    env = effective_env(manifests, deployments(manifests)["commands"])
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_"):
+            monkeypatch.delenv(key)
+    for key, source in env.items():
+        if "value" in source:
+            monkeypatch.setenv(key, source["value"])
+        elif "secretKeyRef" in source["valueFrom"]:
+            monkeypatch.setenv(key, SECRET_SAMPLE)
+        else:
+            monkeypatch.setenv(key, "vg-gateway-commands-5d9c7-abcde")
+    settings = GatewaySettings()
+    assert settings.instance_id == "vg-gateway-commands-5d9c7-abcde"
+    wrong = []
+    for leaf in mirrored_leaves():
+        expected = lookup(vals["config"], leaf.path)
+        expected = leaf.default if expected is None else expected
+        actual = parsed(settings, leaf.path)
+        if not is_subset(expected, actual):
+            wrong.append(f"{leaf.env}: values {expected!r}, gateway read {actual!r}")
+    assert not wrong, "\n".join(wrong)
+    for secret in secret_envs(vals):
+        assert secret in env
+
+
+# ---------------------------------------------------------------------------------------
+# secrets
+
+
+SENTINEL = "whsec_" + base64.b64encode(b"sentinel-do-not-inline").decode()
+
+
+def test_secrets_are_referenced_never_inlined(render: Render) -> None:
+    """Secret values appear only in the chart-made Secret; pods use secretKeyRef to it."""
+    keys = values()["secret"]["keys"]
+    manifests = render(sets={"secret.create": True, "secret.values": dict.fromkeys(keys, SENTINEL)})
+    (secret,) = by_kind(manifests, "Secret").values()
+    assert set(secret["stringData"]) == set(keys)
+    for manifest in manifests:
+        if manifest["kind"] != "Secret":
+            assert SENTINEL not in json.dumps(manifest), f"{manifest['kind']} inlines a secret"
+    (configmap,) = by_kind(manifests, "ConfigMap").values()
+    assert not set(keys) & set(configmap["data"]), "a secret setting is in the ConfigMap"
+    for role, deployment in deployments(manifests).items():
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container(deployment)["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert set(refs) == set(keys), role
+        for env, ref in refs.items():
+            assert ref["name"] == secret["metadata"]["name"]
+            assert ref["key"] == env
+            assert ref["optional"] is not keys[env]
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert "checksum/secret" in annotations, "pods roll when the chart-made Secret changes"
+
+
+def test_existing_secret_is_referenced_by_name(render: Render) -> None:
+    """With secret.existingSecret the chart makes no Secret and the pods name that one."""
+    manifests = render(PRODUCTION)
+    assert not by_kind(manifests, "Secret")
+    for deployment in deployments(manifests).values():
+        names = {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container(deployment)["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert names == {"vendor-gateway-secrets"}
+
+
+def test_no_secret_setting_in_config_schema() -> None:
+    """The config schema has no secret setting, so a secret cannot be put into config."""
+    schema = config_schema()
+    for leaf in settings_leaves():
+        if not leaf.secret:
+            continue
+        node = schema
+        for key in leaf.path[:-1]:
+            node = node["properties"][key]
+        assert leaf.path[-1] not in node["properties"], f"{leaf.env} is in the config schema"
+        assert node["additionalProperties"] is False
+
+
+# ---------------------------------------------------------------------------------------
+# pods: security, probes, resources, spreading, shutdown
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_security_context(render: Render, name: str) -> None:
+    """Non-root, read-only root filesystem, no privilege escalation, every capability dropped."""
+    manifests = RENDERS[name](render)
+    for role, deployment in deployments(manifests).items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, role
+        assert pod["securityContext"]["runAsUser"] > 0, role
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, role
+        assert pod["automountServiceAccountToken"] is False, role
+        ctx = container(deployment)["securityContext"]
+        assert ctx["readOnlyRootFilesystem"] is True, role
+        assert ctx["allowPrivilegeEscalation"] is False, role
+        assert ctx["privileged"] is False, role
+        assert ctx["capabilities"]["drop"] == ["ALL"], role
+        assert "add" not in ctx["capabilities"], role
+        # With a read-only root, everything written must be on a volume.
+        mounts = {m["mountPath"] for m in container(deployment)["volumeMounts"]}
+        assert "/tmp" in mounts, role  # noqa: S108 (the pod's mount, not a temporary file)
+        sqlite = Path(merged_values(name)["config"]["idempotency"]["sqlite_path"])
+        assert any(sqlite.is_relative_to(m) for m in mounts), f"{role}: {sqlite} is not on a volume"
+
+
+def probe_paths(deployment: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """probe kind -> (path, port) of the container's HTTP probes."""
+    spec = container(deployment)
+    return {
+        kind: (spec[kind]["httpGet"]["path"], spec[kind]["httpGet"]["port"])
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+        if kind in spec
+    }
+
+
+# gateway/app/ops_server.py: /readyz on the operations port runs its checks (broker, vendor)
+# one after the other with 5 s each.
+OPS_READYZ_WORST_S = 2 * 5
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_probes(render: Render, name: str) -> None:
+    """Startup and liveness on /healthz, readiness on /readyz: webhooks on http, others on ops."""
+    manifests = RENDERS[name](render)
+    config = merged_values(name)["config"]
+    for role, deployment in deployments(manifests).items():
+        spec = container(deployment)
+        port = "http" if role == "webhooks" else "ops"
+        assert probe_paths(deployment) == {
+            "startupProbe": ("/healthz", port),
+            "livenessProbe": ("/healthz", port),
+            "readinessProbe": ("/readyz", port),
+        }, role
+        ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
+        expected = {"ops": config["ops"]["port"]}
+        if role == "webhooks":
+            expected["http"] = config["webhooks"]["port"]
+        assert ports == expected, role
+        # The probe must outwait /readyz's own checks.
+        worst = (
+            config["webhooks"]["readiness_timeout_s"] if role == "webhooks" else OPS_READYZ_WORST_S
+        )
+        assert spec["readinessProbe"]["timeoutSeconds"] > worst, role
+
+
+def test_without_ops_endpoint(render: Render) -> None:
+    """config.ops.enabled false: commands and poller lose probes and ports, webhooks keeps http."""
+    manifests = render(sets={"config.ops.enabled": False})
+    for role, deployment in deployments(manifests).items():
+        if role == "webhooks":
+            assert probe_paths(deployment)["readinessProbe"] == ("/readyz", "http")
+            assert [p["name"] for p in container(deployment)["ports"]] == ["http"]
+        else:
+            assert probe_paths(deployment) == {}, role
+            assert "ports" not in container(deployment), role
+    with pytest.raises(RenderError, match=re.escape("need config.ops.enabled")):
+        render(sets={"config.ops.enabled": False, "metrics.serviceMonitor.enabled": True})
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_resources_spread_and_shutdown(render: Render, name: str) -> None:
+    """Requests and memory limits, topology spread per role, grace above the role's own."""
+    manifests = RENDERS[name](render)
+    config = merged_values(name)["config"]
+    for role, deployment in deployments(manifests).items():
+        pod = deployment["spec"]["template"]["spec"]
+        resources = container(deployment)["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]), role
+        assert "memory" in resources["limits"], role
+        spread = pod["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+        }
+        for constraint in spread:
+            selector = constraint["labelSelector"]["matchLabels"]
+            assert selector["app.kubernetes.io/component"] == role
+        own = (
+            config["webhooks"]["shutdown_grace_s"]
+            if role == "webhooks"
+            else config["commands"]["grace_period_s"]
+        )
+        assert pod["terminationGracePeriodSeconds"] > own, role
+
+
+def test_poller_runs_two_replicas_one_active() -> None:
+    """The poller defaults to 2 replicas and values.yaml says one is active, one standby."""
+    text = VALUES.read_text(encoding="utf-8")
+    assert values()["poller"]["replicas"] == 2
+    block = text[text.index("\npoller:") : text.index("\n  replicas: 2", text.index("\npoller:"))]
+    assert "one is active" in block
+    assert "standby" in block
+
+
+def test_config_change_rolls_the_pods(render: Render) -> None:
+    """The pod template carries the ConfigMap's checksum, so a setting change restarts pods."""
+    before = deployments(render())["commands"]
+    after = deployments(render(sets={"config.log_level": "DEBUG"}))["commands"]
+    key = "checksum/config"
+    assert (
+        before["spec"]["template"]["metadata"]["annotations"][key]
+        != after["spec"]["template"]["metadata"]["annotations"][key]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# scaling, disruption, network, ingress, monitoring
+
+
+def test_commands_hpa_on_cpu(render: Render) -> None:
+    """Production: the commands Deployment is scaled by an HPA on CPU and has no replicas."""
+    manifests = render(PRODUCTION)
+    (hpa,) = by_kind(manifests, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "vg-gateway-commands",
+    }
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert "replicas" not in deployments(manifests)["commands"]["spec"]
+    assert deployments(manifests)["commands"]["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_keda_scaledobject_example(render: Render) -> None:
+    """commands.keda renders a ScaledObject on the consumer group's lag of the commands topic."""
+    manifests = render(
+        PRODUCTION,
+        sets={"commands.autoscaling.enabled": False, "commands.keda.enabled": True},
+    )
+    assert not by_kind(manifests, "HorizontalPodAutoscaler")
+    (scaled,) = by_kind(manifests, "ScaledObject").values()
+    (trigger,) = scaled["spec"]["triggers"]
+    kafka = production_values()["config"]["kafka"]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["topic"] == "vendor.commands"
+    assert trigger["metadata"]["consumerGroup"] == "vendor-gateway"
+    assert trigger["metadata"]["bootstrapServers"] == kafka["bootstrap_servers"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "vg-gateway-commands"
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        ({"commands.replicas": 2}, "needs config.idempotency.backend=redis"),
+        ({"commands.autoscaling.enabled": True}, "needs config.idempotency.backend=redis"),
+        ({"config.idempotency.backend": "redis"}, "needs config.redis.url"),
+        ({"webhooks.replicas": 2}, "replay guard is per replica"),
+        ({"config.webhooks.host": "127.0.0.1"}, "must be 0.0.0.0"),
+        ({"config.ops.host": "127.0.0.1"}, "must be 0.0.0.0"),
+        ({"config.ops.port": 8080}, "must differ"),
+        ({"secret.existingSecret": "x", "secret.create": True}, "exclude each other"),
+        ({"config.kafka.bootstrap_serverz": "typo:9092"}, "bootstrap_serverz"),
+        ({"config.vendor.rate_limit.burst": 1}, "burst"),
+        ({"config.vendor.access_key": "inline"}, "access_key"),
+    ],
+    ids=[
+        "sqlite-replicas",
+        "sqlite-hpa",
+        "redis-without-url",
+        "webhooks-replicas",
+        "loopback-host",
+        "loopback-ops",
+        "same-ports",
+        "two-secrets",
+        "typo",
+        "constraint",
+        "secret-in-config",
+    ],
+)
+def test_unsupported_values_are_refused(render: Render, sets: dict[str, Any], message: str) -> None:
+    """Values the gateway cannot run with fail at render time with a message saying why."""
+    with pytest.raises(RenderError, match=re.escape(message)):
+        render(sets=sets)
+
+
+def test_keda_and_hpa_exclude_each_other(render: Render) -> None:
+    """KEDA owns its HPA: enabling both is refused."""
+    with pytest.raises(RenderError, match="exclude each other"):
+        render(PRODUCTION, sets={"commands.keda.enabled": True})
+
+
+def test_pdbs_allow_one_disruption(render: Render) -> None:
+    """Each role has a PDB allowing one pod down, selecting only that role's pods."""
+    for pdb in by_kind(render(PRODUCTION), "PodDisruptionBudget").values():
+        assert pdb["spec"]["maxUnavailable"] == 1
+        role = pdb["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == role
+
+
+@pytest.mark.parametrize("name", ["default", "production"])
+def test_network_policy_opens_only_api_and_ops(render: Render, name: str) -> None:
+    """Ingress: the API port and the ops port only; production names sources and egress."""
+    (policy,) = by_kind(RENDERS[name](render), "NetworkPolicy").values()
+    rules = policy["spec"]["ingress"]
+    assert [rule["ports"] for rule in rules] == [
+        [{"port": "http", "protocol": "TCP"}],
+        [{"port": "ops", "protocol": "TCP"}],
+    ]
+    if name == "production":
+        assert all(rule["from"] for rule in rules), "production names who may connect"
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        assert {"port": 53, "protocol": "UDP"} in policy["spec"]["egress"][0]["ports"]
+    else:
+        assert all("from" not in rule for rule in rules)
+
+
+def test_ingress_publishes_only_the_api(render: Render) -> None:
+    """The Ingress routes /v1 to the webhooks Service; health and metrics stay internal."""
+    manifests = render(PRODUCTION)
+    (ingress,) = by_kind(manifests, "Ingress").values()
+    service = by_kind(manifests, "Service")["vg-gateway-webhooks"]
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["path"].startswith("/v1"), path
+            assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "webhooks"
+
+
+def test_service_monitor_scrapes_every_pod(render: Render) -> None:
+    """The ServiceMonitor scrapes /metrics on the ops port of every pod, via a headless Service."""
+    manifests = render(PRODUCTION)
+    (monitor,) = by_kind(manifests, "ServiceMonitor").values()
+    metrics = by_kind(manifests, "Service")["vg-gateway-metrics"]
+    assert metrics["spec"]["clusterIP"] == "None"
+    assert "app.kubernetes.io/component" not in metrics["spec"]["selector"], "every role"
+    assert metrics["spec"]["ports"][0]["targetPort"] == "ops"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("ops", "/metrics")
+    assert endpoint["honorLabels"] is True, "the gateway's `endpoint` label must survive"
+    for key, value in monitor["spec"]["selector"]["matchLabels"].items():
+        assert metrics["metadata"]["labels"][key] == value
+
+
+def test_commands_sqlite_keeps_one_pod_and_its_volume(render: Render) -> None:
+    """Default (sqlite): commands is replaced with Recreate and keeps its file on a PVC."""
+    manifests = render()
+    commands = deployments(manifests)["commands"]
+    assert commands["spec"]["strategy"] == {"type": "Recreate"}
+    volumes = {v["name"]: v for v in commands["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes["data"]["persistentVolumeClaim"]["claimName"]
+    assert claim in by_kind(manifests, "PersistentVolumeClaim")

@@ -1,0 +1,85 @@
+"""Vendor errors during cycles: retried per policy; a room that cannot be read keeps its state."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.poller_support import (
+    EventReader,
+    make_poller_topics,
+    poller_settings,
+    running_poller,
+)
+
+
+async def test_failing_reads_keep_the_last_state_and_recover(
+    kafka_bootstrap: str, simulator_url: str, sim: httpx.AsyncClient
+) -> None:
+    """Participant reads fail for good: no false participant.left; once they work: one left."""
+    room = "78000000001"
+    for user in ("alice", "bob"):
+        (
+            await sim.post(f"/_sim/rooms/{room}/participants", json={"user_id": user})
+        ).raise_for_status()
+    topics = await make_poller_topics(kafka_bootstrap, "poller-faults")
+    settings = poller_settings(kafka_bootstrap, simulator_url, topics)
+    async with EventReader(kafka_bootstrap, topics.events) as reader, running_poller(settings):
+        await reader.wait_count(5)  # the initial snapshot
+        assert await reader.quiet(1.0) == []
+
+        failing = {"per_path": {"/room/participate/list": {"error_rates": {"41003": 1.0}}}}
+        (await sim.put("/_sim/faults", json=failing)).raise_for_status()
+        (await sim.delete(f"/_sim/rooms/{room}/participants/bob")).raise_for_status()
+        during = await reader.quiet(3.0)
+        # The room list and the server count still work: only the count change is reported.
+        assert [e["type"] for e in during] == ["avd.media_server.user_count.changed"]
+        rets = (await sim.get("/_sim/calls")).json()["rets"]["/room/participate/list"]
+        # each failed cycle tried max_attempts times (retries per policy), for several cycles
+        assert rets["41003"] >= 2 * settings.retry.max_attempts
+
+        (await sim.delete("/_sim/faults")).raise_for_status()
+        events = await reader.wait_for(
+            lambda e: any(x["type"] == "avd.participant.left" for x in e), what="the left event"
+        )
+        assert await reader.quiet(1.0) == []
+    left = [e for e in events if e["type"] == "avd.participant.left"]
+    assert len(left) == 1
+    assert left[0]["data"]["user_id"] == "bob"
+    assert not any(e["type"] == "avd.participant.left" for e in during)
+
+
+async def test_transient_errors_everywhere_are_retried(
+    kafka_bootstrap: str, simulator_url: str, sim: httpx.AsyncClient
+) -> None:
+    """41003 on a third of all requests: every change still arrives, exactly once."""
+    room = "78000000002"
+    topics = await make_poller_topics(kafka_bootstrap, "poller-flaky")
+    settings = poller_settings(kafka_bootstrap, simulator_url, topics)
+    (await sim.put("/_sim/faults", json={"error_rates": {"41003": 0.33}})).raise_for_status()
+    async with EventReader(kafka_bootstrap, topics.events) as reader, running_poller(settings):
+        await reader.wait_count(1)  # box1's initial count
+        for user in ("alice", "bob", "carol"):
+            body = {"user_id": user}
+            (await sim.post(f"/_sim/rooms/{room}/participants", json=body)).raise_for_status()
+        await reader.wait_for(
+            lambda e: sum(x["type"] == "avd.participant.joined" for x in e) == 3,
+            within=30,
+            what="three joins",
+        )
+        (
+            await sim.patch(f"/_sim/rooms/{room}/participants/bob", json={"status": 2})
+        ).raise_for_status()
+        events = await reader.wait_for(
+            lambda e: any(x["type"] == "avd.participant.changed" for x in e),
+            within=30,
+            what="the change",
+        )
+        (await sim.delete("/_sim/faults")).raise_for_status()
+        events += await reader.quiet(1.5)
+    joined = [e["data"]["user_id"] for e in events if e["type"] == "avd.participant.joined"]
+    assert sorted(joined) == ["alice", "bob", "carol"]
+    (changed,) = [e for e in events if e["type"] == "avd.participant.changed"]
+    assert changed["data"]["changed"] == ["status"]
+    assert len({e["id"] for e in events}) == len(events)
+    rets = (await sim.get("/_sim/calls")).json()["rets"]
+    assert sum(by_ret.get("41003", 0) for by_ret in rets.values()) > 0, rets  # faults happened

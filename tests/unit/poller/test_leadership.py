@@ -1,0 +1,54 @@
+"""The lease assignor: one owner, sticky while it lives; group timings from the failover bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+
+from gateway.poller.leadership import LeaseAssignor, group_timeouts
+
+
+class _Cluster:
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return {0} if topic == "lease" else None
+
+
+def _members(holding: dict[str, bool]) -> dict[str, Any]:
+    return {
+        member: ConsumerProtocolMemberMetadata(0, ["lease"], b"\x01" if held else b"\x00")
+        for member, held in holding.items()
+    }
+
+
+def test_without_a_holder_the_lowest_member_id_gets_the_lease() -> None:
+    """A fresh group: the partition goes to exactly one member, the lowest id."""
+    assignment = LeaseAssignor().assign(_Cluster(), _members({"m-b": False, "m-a": False}))
+    assert [tp.partition for tp in assignment["m-a"].partitions()] == [0]
+    assert assignment["m-b"].partitions() == []
+
+
+def test_the_holder_keeps_the_lease_when_others_join() -> None:
+    """A member that says it holds the lease keeps it, whatever its id."""
+    assignment = LeaseAssignor().assign(_Cluster(), _members({"m-a": False, "m-z": True}))
+    assert assignment["m-a"].partitions() == []
+    assert len(assignment["m-z"].partitions()) == 1
+
+
+def test_the_assignor_remembers_what_it_got() -> None:
+    """on_assignment sets what the next join's metadata claims."""
+    assignor = LeaseAssignor()
+    got = assignor.assign(_Cluster(), _members({"me": False}))["me"]
+    assignor.on_assignment(got)
+    assert assignor.metadata(["lease"]).user_data == b"\x01"
+    assignor.on_assignment(
+        LeaseAssignor().assign(_Cluster(), _members({"a": False, "me": False}))["me"]
+    )
+    assert assignor.metadata(["lease"]).user_data == b"\x00"
+
+
+def test_group_timeouts_detect_a_dead_leader_within_half_the_bound() -> None:
+    """Session timeout F/2, heartbeats well inside it."""
+    timings = group_timeouts(30.0)
+    assert timings["session_timeout_ms"] == 15000
+    assert timings["heartbeat_interval_ms"] * 3 < timings["session_timeout_ms"]

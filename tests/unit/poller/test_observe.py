@@ -1,0 +1,202 @@
+"""One cycle's vendor reads against the simulator (over ASGI): what is read, what is left out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from gateway.commands.retry import RetryPolicy
+from gateway.poller.diff import Observation, diff
+from gateway.poller.model import PollerState
+from gateway.poller.observe import Observer, ObserverConfig
+from gateway.poller.schedule import Kind
+from gateway.ratelimit import InProcessRateLimiter, Lane
+from gateway.simulator import SimulatorSettings, create_app
+from gateway.vendor import VendorClient
+from gateway.vendor.endpoints.room import RoomListRequest
+
+
+@dataclass
+class Rig:
+    """A fresh simulator, its scenario API, and a vendor client on it."""
+
+    sim: httpx.AsyncClient
+    client: VendorClient
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    """The simulator app in this process; both clients talk to it over ASGI."""
+    app = create_app(SimulatorSettings(seed=1))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as sim:
+        http = httpx.AsyncClient(transport=transport, base_url="http://sim")
+        client = VendorClient(
+            http, access_key=SecretStr("demo_access"), secret_key=SecretStr("demo_secret")
+        )
+        yield Rig(sim, client)
+        await client.aclose()
+
+
+FAST = RetryPolicy(max_attempts=4, initial_wait_s=0.001, max_wait_s=0.01)
+
+
+async def _populate(sim: httpx.AsyncClient) -> None:
+    for room_id in ("r1", "r2", "r3"):
+        (await sim.post("/_sim/rooms", json={"room_id": room_id})).raise_for_status()
+    for user in ("a", "b"):
+        (await sim.post("/_sim/rooms/r1/participants", json={"user_id": user})).raise_for_status()
+
+
+async def test_a_full_cycle_reads_every_kind(rig: Rig) -> None:
+    """Room list, participants and statistics of each open room, and the server counts."""
+    await _populate(rig.sim)
+    observer = Observer(rig.client, FAST, ObserverConfig())
+    observation, stats = await observer.observe(set(Kind), PollerState())
+    assert observation.rooms is not None
+    assert set(observation.rooms) == {"r1", "r2", "r3"}
+    assert set(observation.participants["r1"]) == {"a", "b"}
+    assert observation.participants["r2"] == {}
+    assert observation.statistics["r1"]["user_cnt"] == 2
+    assert observation.servers == {"box1": 2}
+    assert observation.statistics_window is not None
+    start, end = observation.statistics_window
+    assert end - start == 86400
+    # token + room list + 3 participant lists + 3 statistics + 1 media-server count
+    assert stats.calls == 8
+    assert (await rig.sim.get("/_sim/calls")).json()["total"] == 9
+
+
+async def test_only_due_kinds_are_read(rig: Rig) -> None:
+    """Media servers alone: no room list, nothing room-scoped in the observation."""
+    await _populate(rig.sim)
+    observation, _ = await Observer(rig.client, FAST, ObserverConfig()).observe(
+        {Kind.MEDIA_SERVERS}, PollerState()
+    )
+    assert observation.rooms is None
+    assert observation.participants == {}
+    assert observation.servers == {"box1": 2}
+
+
+async def test_watched_rooms_only(rig: Rig) -> None:
+    """With a list of rooms to watch, the others are neither reported nor read."""
+    await _populate(rig.sim)
+    observer = Observer(rig.client, FAST, ObserverConfig(watch=frozenset({"r2", "r9"})))
+    observation, _ = await observer.observe({Kind.PARTICIPANTS}, PollerState())
+    assert observation.rooms is not None
+    assert set(observation.rooms) == {"r2"}
+    assert set(observation.participants) == {"r2"}
+    calls = (await rig.sim.get("/_sim/calls")).json()["calls"]
+    assert calls["/room/participate/list"] == 1
+
+
+async def test_max_rooms_per_cycle_and_round_robin(rig: Rig) -> None:
+    """Two rooms per cycle out of three: the rooms are read in turn."""
+    await _populate(rig.sim)
+    observer = Observer(rig.client, FAST, ObserverConfig(max_rooms=2))
+    state = PollerState()
+    read: list[set[str]] = []
+    for _ in range(3):
+        observation, _ = await observer.observe({Kind.PARTICIPANTS}, state)
+        read.append(set(observation.participants))
+        state = diff(state, observation).state
+    assert read[0] == {"r1", "r2"}
+    assert read[1] == {"r3", "r1"}  # all known now: plain round-robin continues
+    assert read[2] == {"r2", "r3"}
+
+
+async def test_a_failing_participant_read_is_left_out_after_retries(rig: Rig) -> None:
+    """41003 on every participant read: retried per policy, then missing (not empty)."""
+    await _populate(rig.sim)
+    faults = {"per_path": {"/room/participate/list": {"error_rates": {"41003": 1.0}}}}
+    (await rig.sim.put("/_sim/faults", json=faults)).raise_for_status()
+    observation, stats = await Observer(rig.client, FAST, ObserverConfig()).observe(
+        {Kind.PARTICIPANTS}, PollerState()
+    )
+    assert observation.rooms is not None
+    assert observation.participants == {}
+    assert stats.failed == {"participant list": 3}
+    rets = (await rig.sim.get("/_sim/calls")).json()["rets"]["/room/participate/list"]
+    assert rets == {"41003": 3 * FAST.max_attempts}
+
+
+async def test_transient_errors_are_retried_until_they_pass(rig: Rig) -> None:
+    """A flaky room list (41003 half the time) still gets read."""
+    await _populate(rig.sim)
+    faults = {"per_path": {"/room/list": {"error_rates": {"41003": 0.5}}}}
+    (await rig.sim.put("/_sim/faults", json=faults)).raise_for_status()
+    policy = RetryPolicy(max_attempts=30, initial_wait_s=0.001, max_wait_s=0.01)
+    for _ in range(5):
+        observation, _ = await Observer(rig.client, policy, ObserverConfig()).observe(
+            {Kind.PARTICIPANTS}, PollerState()
+        )
+        assert observation.rooms is not None
+
+
+async def test_no_media_server_online_is_an_empty_answer(rig: Rig) -> None:
+    """11003 from /media_server/user_count means "none online", not a failed read."""
+    (await rig.sim.put("/_sim/media_servers/box1", json={"online": False})).raise_for_status()
+    observation, stats = await Observer(rig.client, FAST, ObserverConfig()).observe(
+        {Kind.MEDIA_SERVERS}, PollerState()
+    )
+    assert observation.servers == {}
+    assert stats.failed == {}
+
+
+async def test_reads_draw_on_the_poller_lane(rig: Rig) -> None:
+    """Every request of a cycle asks the limiter for a poller slot."""
+    lanes: list[Lane] = []
+
+    class Recording(InProcessRateLimiter):
+        async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+            lanes.append(lane)
+            return await super().acquire(lane, deadline)
+
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app()), base_url="http://s")
+    client = VendorClient(
+        http,
+        access_key=SecretStr("demo_access"),
+        secret_key=SecretStr("demo_secret"),
+        limiter=Recording(1000.0, 10),
+    )
+    try:
+        await Observer(client, FAST, ObserverConfig()).observe(set(Kind), PollerState())
+    finally:
+        await client.aclose()
+    assert lanes
+    assert set(lanes) == {Lane.POLLER}
+
+
+def test_observation_defaults_mean_not_read() -> None:
+    """An empty observation reads nothing: rooms and servers None."""
+    observation = Observation("t")
+    assert (observation.rooms, observation.servers) == (None, None)
+
+
+async def test_an_empty_participant_list_for_a_listed_room_is_not_trusted(rig: Rig) -> None:
+    """Users in the room list but none in the participant list (the room closed in between):
+    the room is left out of this cycle rather than reported as emptied."""
+    await _populate(rig.sim)
+    listed = await rig.client.room_list(RoomListRequest())
+    (await rig.sim.post("/_sim/rooms/r1/close")).raise_for_status()
+
+    class Stale:
+        """A client whose room list is the one read before the close."""
+
+        async def room_list(self, request: RoomListRequest) -> object:
+            return listed
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(rig.client, name)
+
+    observer = Observer(Stale(), FAST, ObserverConfig())  # type: ignore[arg-type]
+    observation, stats = await observer.observe({Kind.PARTICIPANTS}, PollerState())
+    assert observation.rooms is not None
+    assert "r1" in observation.rooms
+    assert "r1" not in observation.participants
+    assert observation.participants["r2"] == {}  # listed without users: empty is believable
+    assert stats.failed == {"participant list (changed meanwhile)": 1}
