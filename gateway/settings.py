@@ -308,7 +308,7 @@ class PollerSettings(_Frozen):
     )
     create_topics: bool = Field(True, description="create the lease and state topics if missing")
     topic_replication_factor: int = Field(
-        -1, description="replication factor of the topics it creates; -1: the broker's default"
+        -1, description="replication factor of the topics it creates; -1: min(3, brokers)"
     )
     event_type_prefix: str = Field("avd", description="CloudEvents type prefix of change events")
     source: str = Field("/vendor-gateway/poller", description="CloudEvents source of change events")

@@ -20,12 +20,21 @@ __all__ = ["build_accounts", "build_limiter", "share_limiters"]
 
 # Set by `share_limiters`: the in-process limiters of this process's roles, by account name.
 _shared: ContextVar[dict[str, RateLimiter] | None] = ContextVar("shared_limiters", default=None)
+# Whether this process may borrow the other lane's idle slots (set by `share_limiters`).
+_borrow: ContextVar[bool] = ContextVar("lane_borrowing", default=True)
 
 
-def share_limiters() -> None:
+def share_limiters(roles: list[str] | None = None) -> None:
     """From now on, roles started from this context (its tasks) share one in-process limiter
-    per account: with commands and poller in one process, the vendor sees one budget."""
+    per account: with commands and poller in one process, the vendor sees one budget.
+
+    Without Redis, a process that runs only one of the commands and poller roles must keep
+    to its own lane: the other lane's idle slots belong to another process, and borrowing
+    them would let the two processes together exceed the account's rate.
+    """
     _shared.set({})
+    if roles is not None:
+        _borrow.set("commands" in roles and "poller" in roles)
 
 
 def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -> RateLimiter:
@@ -39,7 +48,7 @@ def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -
     shared = _shared.get()
     if shared is not None and name in shared:
         return shared[name]
-    limiter = InProcessRateLimiter(rate, burst, settings.poller_share)
+    limiter = InProcessRateLimiter(rate, burst, settings.poller_share, borrow=_borrow.get())
     if shared is not None:
         shared[name] = limiter
     return limiter

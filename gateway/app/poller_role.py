@@ -68,12 +68,18 @@ async def ensure_poller_topics(kafka: KafkaSettings, poller: PollerSettings) -> 
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
+        replication = poller.topic_replication_factor
+        if replication < 1:
+            # aiokafka cannot ask for "the broker's default"; three copies where the cluster
+            # has three brokers, else as many as it has.
+            brokers = (await admin.describe_cluster())["brokers"]
+            replication = min(3, max(1, len(brokers)))
         topics = [
-            NewTopic(poller.lease_topic, 1, poller.topic_replication_factor),
+            NewTopic(poller.lease_topic, 1, replication),
             NewTopic(
                 poller.state_topic,
                 1,
-                poller.topic_replication_factor,
+                replication,
                 topic_configs={"cleanup.policy": "compact"},
             ),
         ]

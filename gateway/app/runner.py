@@ -25,7 +25,7 @@ async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    share_limiters()  # roles in one process draw on one in-process budget per account
+    share_limiters(roles)  # roles in one process draw on one in-process budget per account
     tasks = []
     if "commands" in roles:
         tasks.append(asyncio.create_task(run_commands_role(settings, stop), name="commands"))

@@ -19,9 +19,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
@@ -33,6 +33,10 @@ from gateway.poller.model import PollerState
 from gateway.poller.observe import CycleStats, Observer
 from gateway.poller.schedule import Cadence, Kind, Schedule
 from gateway.poller.state_store import KafkaStateStore, StateLoadError, encode_records
+from gateway.telemetry.metrics import POLLER_CYCLE, POLLER_EVENTS
+from gateway.telemetry.tracing import tracer
+
+T = TypeVar("T")
 
 __all__ = ["Lease", "LeaseLostError", "Poller", "PollerConfig", "PollerStats"]
 
@@ -140,25 +144,21 @@ class Poller:
         try:
             await producer.start()  # InitProducerId: fences the previous leader's producer
             self.stats.terms += 1
-            state = await self._store.load()
+            # Loading can take a while (state_load_timeout_s): a SIGTERM must not wait for it.
+            loaded = await _unless_stopped(self._store.load(), stop)
+            if loaded is None:
+                return
+            state = loaded
             schedule = Schedule(self._config.cadences, self._rng)
             log.info("poller term %d: polling", self.stats.terms)
             while not stop.is_set() and self._lease.held:
                 due = schedule.due(time.monotonic())
                 if due:
-                    cycle = asyncio.ensure_future(self.cycle(producer, state, due))
-                    stopped = asyncio.ensure_future(stop.wait())
-                    await asyncio.wait({cycle, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                    stopped.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await stopped
-                    if not cycle.done():
-                        # Stop now: a cycle only reads, and an open transaction is aborted.
-                        cycle.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await cycle
+                    # Stop now: a cycle only reads, and an open transaction is aborted.
+                    after = await _unless_stopped(self.cycle(producer, state, due), stop)
+                    if after is None:
                         break
-                    state = cycle.result()
+                    state = after
                     schedule.done(due, time.monotonic())
                 await self._wait(stop, max(0.0, schedule.next_due() - time.monotonic()))
         finally:
@@ -171,6 +171,16 @@ class Poller:
         in one transaction of ``producer``; returns the snapshot after it (the same one when
         the cycle failed)."""
         self.stats.cycles += 1
+        kinds = ",".join(sorted(k.value for k in due))
+        started = time.perf_counter()
+        with tracer.start_as_current_span("poller cycle", attributes={"poller.kinds": kinds}):
+            after = await self._cycle(producer, state, due)
+        POLLER_CYCLE.labels(kinds).observe(time.perf_counter() - started)
+        return after
+
+    async def _cycle(
+        self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind]
+    ) -> PollerState:
         try:
             observation, reads = await self._observer.observe(due, state)
             self.stats.last_cycle = reads
@@ -187,6 +197,8 @@ class Poller:
             log.exception("poller cycle failed; the next one starts from the same snapshot")
             return state
         self.stats.events += len(result.changes)
+        for change in result.changes:
+            POLLER_EVENTS.labels(change.name).inc()
         if result.changes or reads.failed:
             log.info(
                 "poller cycle: %d events, %d vendor calls, failed reads %s",
@@ -218,3 +230,21 @@ class Poller:
                 await producer.send(self._store.topic, value, key=key)
             if not self._lease.held:
                 raise LeaseLostError  # abort: the next leader starts from the last commit
+
+
+async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """Await ``work`` unless ``stop`` comes first, then cancel it and return None."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopped
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None

@@ -47,14 +47,18 @@ class LaneBudget:
     states: dict[Lane, GcraState] = field(
         default_factory=lambda: {lane: GcraState() for lane in Lane}
     )
+    # False when the other lane's slots belong to another process (no shared store).
+    borrow: bool = True
 
     def reserve(self, lane: Lane, now: float, latest: float | None = None) -> float | None:
         """Reserve a slot for ``lane``: its start time, or None if that is after ``latest``."""
         own = self.states[lane]
         other_lane = Lane.POLLER if lane is Lane.COMMANDS else Lane.COMMANDS
         other = self.states[other_lane]
-        if not own.conforms_now(self.limits[lane], now) and other.conforms_now(
-            self.limits[other_lane], now
+        if (
+            self.borrow
+            and not own.conforms_now(self.limits[lane], now)
+            and other.conforms_now(self.limits[other_lane], now)
         ):
             return other.reserve(self.limits[other_lane], now)
         start = own.start_time(self.limits[lane], now)

@@ -54,10 +54,11 @@ class InProcessRateLimiter:
         burst: int,
         poller_share: float = 0.2,
         *,
+        borrow: bool = True,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._budget = LaneBudget(split_budget(rate, burst, poller_share))
+        self._budget = LaneBudget(split_budget(rate, burst, poller_share), borrow=borrow)
         self._clock = clock
         self._sleep = sleep
 

@@ -97,7 +97,7 @@ def poller_settings(
                 "lease_topic": topics.lease,
                 "lease_group": topics.group,
                 "transactional_id": topics.transactional_id,
-                "topic_replication_factor": 1,
+                "topic_replication_factor": -1,  # exercises the "brokers decide" path
                 "failover_s": 12.0,
                 **poller,
             }

@@ -101,3 +101,12 @@ async def test_in_process_limiter_respects_deadline() -> None:
     with pytest.raises(RateLimitDeadlineError):
         await limiter.acquire(deadline=clock[0] + 0.01)
     assert slept == [pytest.approx(1 / 8)]
+
+
+def test_without_borrowing_a_lane_keeps_to_its_own_rate() -> None:
+    """A commands-only process never takes the poller lane's slots (another process has them)."""
+    budget = LaneBudget(split_budget(100, 10, 0.2), borrow=False)
+    starts = [budget.reserve(Lane.COMMANDS, 0.0) for _ in range(90)]
+    assert all(s is not None for s in starts)
+    # 8 at once (its burst share), then 80/s: the 90th starts at (90 - 8) / 80 s
+    assert max(s for s in starts if s is not None) == pytest.approx(82 / 80)
