@@ -1,6 +1,6 @@
 # One task runner for people and CI (.ci/run calls `make test`).
-# A fresh machine needs only python3.11, Java 17 + Maven (Kafka) and apt (Redis): everything
-# else is installed here, pinned by uv.lock.
+# A fresh machine needs only python3.11, Java 17 + Maven (Kafka), Go (helm) and apt (Redis):
+# everything else is installed here, pinned by uv.lock (Python) and the scripts (Kafka, helm).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
