@@ -65,7 +65,10 @@ async def test_transient_faults_are_retried_and_argument_errors_are_not(
     reads = [envelope("RoomRead", {"room_id": "72000000002"}) for _ in range(20)]
     bad = envelope("RoomStatisticGet", {"start_time": 10, "end_time": 5, "room_id": "nope"})
     settings = gateway_settings(
-        kafka_bootstrap, simulator_url, topics, instance_id="gw-faults",
+        kafka_bootstrap,
+        simulator_url,
+        topics,
+        instance_id="gw-faults",
         retry=RetrySettings(max_attempts=8, initial_wait_s=0.05, max_wait_s=0.5),
     )
     async with running_gateway(settings):
@@ -106,10 +109,16 @@ async def test_outage_then_recovery_finishes_every_command(
 
 
 async def test_rate_limit_is_never_exceeded(kafka_bootstrap: str, external_simulator: str) -> None:
-    """500 commands at a configured 50/s: no violation at the vendor, ~10 s in total."""
+    """500 commands at a configured 50/s: no violation at the vendor, ~10 s in total.
+
+    The simulator stamps a request when its event loop gets to it; on two cores shared with
+    Kafka and the test, a descheduled simulator stamps a few requests together although they
+    were sent apart. ``tolerance_ms`` (50) absorbs that; the per-second counts below check the
+    rate itself with no tolerance at all.
+    """
     simulator_url = external_simulator
     sim = httpx.AsyncClient(base_url=simulator_url)
-    limit = {"rate_limit": {"enabled": True, "rate_per_s": 50, "burst": 5, "tolerance_ms": 2}}
+    limit = {"rate_limit": {"enabled": True, "rate_per_s": 50, "burst": 5, "tolerance_ms": 50}}
     (await sim.put("/_sim/faults", json=limit)).raise_for_status()
     topics = await make_topics(kafka_bootstrap, "ratelimit", partitions=4)
     settings = gateway_settings(
@@ -135,9 +144,14 @@ async def test_rate_limit_is_never_exceeded(kafka_bootstrap: str, external_simul
     log = (await sim.get("/_sim/requests", params={"limit": 2000})).json()["entries"]
     over = [(e["seq"], e["path"]) for e in log if e["over_limit"]]
     assert len(results) == 500
+    assert len(log) >= 501
     assert violations["checked"] >= 500
     await sim.aclose()
     assert violations["count"] == 0, over
+    # in every 1-second window: at most burst + rate requests
+    arrivals = sorted(e["mono"] for e in log)
+    busiest = max(sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals)
+    assert busiest <= 5 + 50
     # 500 requests (+1 token) at 49/s (2 % safety margin) after a burst of 5: about 10 s
     assert 9.0 <= elapsed <= 30.0
 
