@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
-from gateway.app.embedded_simulator import embedded_simulator, free_port
+from gateway.app.embedded_simulator import embedded_simulator, simulator_process
 from gateway.app.vendor import build_vendor_client
 from gateway.settings import VendorSettings
 from gateway.vendor import VendorClient
@@ -42,24 +39,6 @@ async def vendor_client(simulator_url: str, sim: httpx.AsyncClient) -> AsyncIter
 
 @pytest.fixture
 def external_simulator() -> Iterator[str]:
-    """The simulator in a process of its own, for tests that time arrivals (rate limits): in
-    this process its event loop would share stalls with the code under test."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway", "simulator", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/_sim/calls", timeout=0.5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("the simulator process did not start")
+    """The simulator in a process of its own, for tests that time arrivals (rate limits)."""
+    with simulator_process() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)

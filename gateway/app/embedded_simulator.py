@@ -7,15 +7,20 @@ serves the simulator app from a task on the running event loop.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 
+import httpx
 import uvicorn
 
 from gateway.simulator import SimulatorSettings, create_app
 
-__all__ = ["embedded_simulator", "free_port"]
+__all__ = ["embedded_simulator", "free_port", "simulator_process"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -49,3 +54,33 @@ async def embedded_simulator(
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def simulator_process(env: Mapping[str, str] | None = None, within: float = 15.0) -> Iterator[str]:
+    """The simulator in a process of its own (``GATEWAY_SIMULATOR_*`` settings from ``env``);
+    yields its base URL once it answers. For anything that times arrivals: in-process, its
+    event loop would share every stall of the code under test."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "gateway", "simulator", "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                httpx.get(f"{url}/_sim/calls", timeout=0.5).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the simulator process did not start (exit {proc.poll()})"
+                    ) from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

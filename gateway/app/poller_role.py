@@ -16,6 +16,7 @@ from gateway import __version__
 from gateway.app.accounts import build_limiter
 from gateway.app.commands_role import open_redis
 from gateway.app.kafka import client_options, make_consumer, make_producer
+from gateway.app.vendor import build_vendor_client
 from gateway.commands.retry import RetryPolicy
 from gateway.poller import (
     Cadence,
@@ -28,7 +29,7 @@ from gateway.poller import (
     PollerConfig,
 )
 from gateway.settings import GatewaySettings, KafkaSettings, PollerSettings, VendorSettings
-from gateway.vendor import HttpLimits, VendorClient, build_http_client
+from gateway.vendor import VendorClient
 
 __all__ = ["build_poller_client", "ensure_poller_topics", "run_poller_role"]
 
@@ -42,25 +43,8 @@ def build_poller_client(
 ) -> VendorClient:
     """The poller's own vendor client (own pool), whose user agent names this replica, so the
     vendor's request log tells which replica polls."""
-    http = build_http_client(
-        vendor.base_url,
-        HttpLimits(
-            connect_timeout_s=vendor.connect_timeout_s,
-            read_timeout_s=vendor.read_timeout_s,
-            write_timeout_s=vendor.write_timeout_s,
-            pool_timeout_s=vendor.pool_timeout_s,
-            max_connections=vendor.max_connections,
-            max_keepalive_connections=vendor.max_keepalive_connections,
-        ),
-    )
-    http.headers["user-agent"] = f"vendor-gateway/{__version__} poller ({settings.instance_id})"
-    return VendorClient(
-        http,
-        access_key=vendor.access_key,
-        secret_key=vendor.secret_key,
-        token_ttl_s=vendor.token_ttl_s,
-        limiter=limiter,
-    )
+    user_agent = f"vendor-gateway/{__version__} poller ({settings.instance_id})"
+    return build_vendor_client(vendor, limiter, user_agent)
 
 
 async def ensure_poller_topics(kafka: KafkaSettings, poller: PollerSettings) -> None:

@@ -10,7 +10,7 @@ __all__ = ["build_vendor_client"]
 
 
 def build_vendor_client(
-    settings: VendorSettings, limiter: RateLimiter | None = None
+    settings: VendorSettings, limiter: RateLimiter | None = None, user_agent: str | None = None
 ) -> VendorClient:
     """A VendorClient on its own pooled httpx client, configured from ``settings``."""
     http = build_http_client(
@@ -24,6 +24,8 @@ def build_vendor_client(
             max_keepalive_connections=settings.max_keepalive_connections,
         ),
     )
+    if user_agent is not None:
+        http.headers["user-agent"] = user_agent
     return VendorClient(
         http,
         access_key=settings.access_key,

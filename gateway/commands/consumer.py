@@ -47,7 +47,7 @@ from gateway.telemetry.metrics import (
     IDEMPOTENCY_REPLAYS,
     IN_FLIGHT,
 )
-from gateway.telemetry.tracing import extract_context, inject_traceparent, tracer
+from gateway.telemetry.tracing import extract_context, inject_traceparent, producer_span, tracer
 from gateway.vendor import BY_COMMAND
 
 __all__ = ["CommandConsumer", "ConsumerConfig"]
@@ -280,15 +280,7 @@ class CommandConsumer:
             result = await self._handler.handle(command)
         self._observe(result, record.key)
         # The result's own span: its context travels on in the event and its headers.
-        with tracer.start_as_current_span(
-            f"send {self._config.results_topic}",
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "send",
-                "messaging.destination.name": self._config.results_topic,
-            },
-        ):
+        with producer_span(self._config.results_topic):
             traceparent = inject_traceparent().get("traceparent") or traceparent_of(headers)
             return [
                 result_record(

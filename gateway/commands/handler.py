@@ -127,15 +127,7 @@ class CommandHandler:
             )
         request = await self._request(command, endpoint)
         if command.expired():
-            raise _Outcome(
-                self._failed(
-                    command,
-                    endpoint,
-                    "DeadlineExpired",
-                    "the deadline passed before the vendor was called",
-                    attempts=0,
-                )
-            )
+            raise self._expired(command, endpoint, "before the vendor was called")
         if endpoint.kind == "query":
             return await self._call(command, endpoint, account, request, reclaimed=False)
         return await self._mutation(command, endpoint, account, request)
@@ -211,14 +203,8 @@ class CommandHandler:
                 )
             # IN_FLIGHT on another owner: wait for its outcome, never call twice.
             if command.expired():
-                raise _Outcome(
-                    self._failed(
-                        command,
-                        endpoint,
-                        "DeadlineExpired",
-                        "the deadline passed while another owner held the idempotency key",
-                        attempts=0,
-                    )
+                raise self._expired(
+                    command, endpoint, "while another owner held the idempotency key"
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
@@ -339,6 +325,15 @@ class CommandHandler:
             status="succeeded",
             vendor=VendorStatus(ret=exc.code, msg=exc.vendor_msg),
             result={"reconciled": True, "state": state},
+        )
+
+    def _expired(
+        self, command: CommandEnvelope, endpoint: Endpoint[Any, Any], when: str
+    ) -> _Outcome:
+        return _Outcome(
+            self._failed(
+                command, endpoint, "DeadlineExpired", f"the deadline passed {when}", attempts=0
+            )
         )
 
     def _failed(

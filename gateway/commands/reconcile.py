@@ -64,17 +64,6 @@ def _reader(command_type: str) -> Reader:
     return read
 
 
-async def _sip_gate_by_url(
-    client: VendorClient, payload: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    listing = await _read(client, "SipGateList", {})
-    gates = listing.get("sip_gates") or listing.get("data") or []
-    for gate in gates if isinstance(gates, list) else []:
-        if isinstance(gate, dict) and gate.get("url") == payload.get("url"):
-            return gate
-    return listing
-
-
 async def _sip_gate_probe(
     client: VendorClient, payload: Mapping[str, Any]
 ) -> dict[str, Any] | None:
@@ -84,6 +73,13 @@ async def _sip_gate_probe(
         if isinstance(gate, dict) and gate.get("url") == payload.get("url"):
             return gate
     return None
+
+
+async def _sip_gate_by_url(
+    client: VendorClient, payload: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """After a 40019 repeat: the gate with the url if the list shows it, else the whole list."""
+    return await _sip_gate_probe(client, payload) or await _read(client, "SipGateList", {})
 
 
 @dataclass(frozen=True, slots=True)

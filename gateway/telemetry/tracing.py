@@ -9,15 +9,23 @@ result code, never a URL with a query, a token, a key or a password.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind
 
-__all__ = ["configure_tracing", "extract_context", "inject_traceparent", "tracer"]
+__all__ = [
+    "configure_tracing",
+    "extract_context",
+    "inject_traceparent",
+    "producer_span",
+    "tracer",
+]
 
 tracer = trace.get_tracer("gateway")
 
@@ -55,3 +63,18 @@ def inject_traceparent() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+@contextmanager
+def producer_span(topic: str) -> Iterator[Span]:
+    """The span of sending a record to ``topic`` (messaging semantic conventions)."""
+    with tracer.start_as_current_span(
+        f"send {topic}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic,
+        },
+    ) as span:
+        yield span

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import SpanKind
 
-from gateway.telemetry.tracing import inject_traceparent, tracer
+from gateway.telemetry.tracing import inject_traceparent, producer_span
 from gateway.webhooks.errors import UnavailableError
 
 __all__ = ["CommandPublisher", "KafkaCommandPublisher"]
@@ -52,15 +51,7 @@ class KafkaCommandPublisher:
     ) -> None:
         """Send and wait for the acknowledgement, at most ``timeout_s``."""
         try:
-            with tracer.start_as_current_span(
-                f"send {self._topic}",
-                kind=SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "send",
-                    "messaging.destination.name": self._topic,
-                },
-            ):
+            with producer_span(self._topic):
                 trace_headers = [(k, v.encode()) for k, v in inject_traceparent().items()]
                 async with asyncio.timeout(self._timeout_s):
                     await self._producer.send_and_wait(
