@@ -68,14 +68,24 @@ class KeyedScheduler(Generic[R]):
 
     async def cancel(self, predicate: Callable[[Hashable], bool]) -> None:
         """Abandon the work of matching keys (their records stay uncommitted)."""
-        tasks = [t for k, t in list(self._runners.items()) if predicate(k)]
+        keys = [k for k in list(self._runners) if predicate(k)]
+        tasks = [self._runners[k] for k in keys]
         for key in [k for k in list(self._queues) if predicate(k)]:
             self._queues[key].clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A runner cancelled before it ever ran never reaches its own clean-up.
+        for key in keys:
+            if self._runners.get(key) in tasks:
+                del self._runners[key]
+            if not self._queues.get(key, True):
+                self._queues.pop(key, None)
 
     async def idle(self) -> None:
         """Wait until every queued record is done."""
         while self._runners:
             await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
+            for key, task in list(self._runners.items()):
+                if task.done():  # finished without its own clean-up (cancelled early)
+                    del self._runners[key]
