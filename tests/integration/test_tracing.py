@@ -3,6 +3,9 @@ attempt and the result publish; the result event carries it on."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 from opentelemetry.trace import SpanKind
 
@@ -65,3 +68,45 @@ async def test_command_trace_spans_and_result_traceparent(
     assert send.parent.span_id == process.context.span_id
     # the result event's traceparent is the send span, in the caller's trace
     assert result["traceparent"] == f"00-{CALLER_TRACE}-{format(send.context.span_id, '016x')}-01"
+
+
+async def test_webhook_command_is_one_trace_from_http_to_result(
+    kafka_bootstrap: str, simulator_url: str, sim: httpx.AsyncClient
+) -> None:
+    """HTTP server span -> send to commands -> process -> vendor attempts -> send result."""
+    from gateway.app.embedded_simulator import free_port
+    from gateway.webhooks.signature import signed_headers
+    from tests.integration.test_webhooks import NEW_SECRET, running_webhooks, webhook_settings
+
+    exporter = span_exporter()
+    exporter.clear()
+    (await sim.post("/_sim/rooms", json={"room_id": "76000000002"})).raise_for_status()
+    topics = await make_topics(kafka_bootstrap, "webtrace", partitions=1)
+    settings = webhook_settings(kafka_bootstrap, simulator_url, topics, port=free_port())
+    body = json.dumps(envelope("RoomRead", {"room_id": "76000000002"})).encode()
+    async with running_gateway(settings), running_webhooks(settings) as http:
+        answer = await http.post(
+            "/v1/commands?wait=20", content=body, headers=signed_headers(NEW_SECRET, body)
+        )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    trace_id = result["traceparent"].split("-")[1]
+    spans = [
+        s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id
+    ]
+
+    def one(name: str) -> Any:
+        (span,) = [s for s in spans if s.name == name]
+        return span
+
+    server = one("POST /v1/commands")
+    publish = one(f"send {topics.commands}")
+    process = one(f"process {topics.commands}")
+    attempt = one("POST /room/read")
+    result_send = one(f"send {topics.results}")
+    assert server.kind is SpanKind.SERVER
+    assert publish.parent.span_id == server.context.span_id
+    assert process.parent.span_id == publish.context.span_id  # across Kafka, by traceparent
+    assert attempt.parent.span_id == process.context.span_id
+    assert result_send.parent.span_id == process.context.span_id
+    assert result["traceparent"].split("-")[2] == format(result_send.context.span_id, "016x")
