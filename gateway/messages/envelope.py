@@ -118,6 +118,9 @@ def parse_command(
     """Read one command from a Kafka record's value and headers."""
     header_map = _header_map(headers)
     if f"{CE_PREFIX}id" in header_map:
+        if not header_map[f"{CE_PREFIX}id"].strip():
+            # No id, no correlation: a result could not be matched to anything.
+            raise NotAnEnvelopeError("binary CloudEvent with an empty ce_id")
         raw = _from_binary_cloudevent(value or b"", header_map)
     else:
         if not value:

@@ -1,0 +1,61 @@
+"""Reading commands off Kafka records: a command, a rejection, or a dead letter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
+
+BINARY = [("ce_specversion", b"1.0"), ("ce_type", b"RoomList"), ("ce_source", b"/x")]
+
+
+@pytest.mark.parametrize(
+    ("value", "headers"),
+    [
+        (b"", []),
+        (b"\xff\xfe", []),
+        (b"[1, 2]", []),
+        (b'{"type": "RoomList", "payload": {}}', []),
+        (b'{"id": "", "type": "RoomList", "payload": {}}', []),
+        (b"{}", [*BINARY, ("ce_id", b"")]),
+        (b"{}", [*BINARY, ("ce_id", b"   ")]),
+        (b'{"specversion": "1.0", "type": "RoomList", "data": {}}', []),
+    ],
+)
+def test_bytes_without_a_command_id_are_not_envelopes(
+    value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    """No id means no result can be correlated: these go to the DLQ."""
+    with pytest.raises(NotAnEnvelopeError):
+        parse_command(value, headers)
+
+
+def test_an_envelope_with_an_id_but_wrong_fields_is_rejected_with_the_fields() -> None:
+    """Invalid envelopes keep their id so the rejection can be correlated."""
+    with pytest.raises(InvalidEnvelopeError) as info:
+        parse_command(
+            json.dumps({"id": "c1", "type": "RoomList", "payload": [], "extra": 1}).encode()
+        )
+    assert info.value.command_id == "c1"
+    assert {f["field"] for f in info.value.fields} == {"payload", "extra"}
+
+
+def test_binary_cloudevent_with_data_that_is_not_json_is_rejected() -> None:
+    """A binary CloudEvent has an id, so bad data is a rejection, not a dead letter."""
+    with pytest.raises(InvalidEnvelopeError) as info:
+        parse_command(b"not json", [*BINARY, ("ce_id", b"c2")])
+    assert info.value.command_id == "c2"
+
+
+def test_three_shapes_parse_to_the_same_command() -> None:
+    """Plain JSON, structured and binary CloudEvents carry the same command."""
+    plain = parse_command(json.dumps({"id": "c3", "type": "RoomList", "payload": {}}).encode())
+    structured = parse_command(
+        json.dumps(
+            {"specversion": "1.0", "id": "c3", "type": "RoomList", "source": "/x", "data": {}}
+        ).encode()
+    )
+    binary = parse_command(b"{}", [*BINARY, ("ce_id", b"c3")])
+    assert plain == structured == binary
