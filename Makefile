@@ -12,8 +12,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install services services-down test unit lint generate demo simulator clean helm
+.PHONY: help install services services-down test unit lint generate demo simulator clean helm chaos bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,11 +30,19 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## create .venv and install the project with its dev extras (from uv.lock)
 
+# The bench extra (matplotlib) on top of dev; redone whenever the dev install is (which drops it).
+$(VENV)/.installed-bench: $(VENV)/.installed
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --extra bench --python python3.11
+	touch $@
+
 services: ## start local Kafka and Redis if they are not running
 	scripts/services.sh up
 
 services-down: ## stop local Kafka and Redis
 	scripts/services.sh down
+
+bench: $(VENV)/.installed-bench services ## benchmarks -> docs/benchmarks.md (~15 min; BENCH_ARGS=--quick: ~3)
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 helm: ## build helm (Go module proxy) into .cache/tools once; the chart tests use it
 	scripts/helm.sh
@@ -52,6 +61,9 @@ lint: install ## ruff and mypy
 
 generate: install ## regenerate the vendor endpoint modules from the spec
 	$(PY) scripts/gen_vendor_endpoints.py
+
+chaos: install services ## chaos suite under load, audited (CHAOS_ARGS="--reduced", "--case NAME")
+	$(PY) chaos/run.py $(CHAOS_ARGS)
 
 demo: install services ## the whole loop on this machine: simulator, gateway, Kafka
 	$(VENV)/bin/gateway demo

@@ -35,7 +35,13 @@ async def main() -> None:
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    http = httpx.AsyncClient(base_url=vendor, limits=httpx.Limits(max_connections=in_flight))
+    # The gateway's pool settings: max connections and idle keep-alive connections (20 by
+    # default; httpcore 1.0.9's pool costs CPU per pooled connection on every request).
+    limits = httpx.Limits(
+        max_connections=int(env.get("GATEWAY_VENDOR__MAX_CONNECTIONS", in_flight)),
+        max_keepalive_connections=int(env.get("GATEWAY_VENDOR__MAX_KEEPALIVE_CONNECTIONS", "20")),
+    )
+    http = httpx.AsyncClient(base_url=vendor, limits=limits)
     token = (
         await http.post(
             "/sdkapi/v2/app/get_token",

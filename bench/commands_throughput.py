@@ -1,22 +1,29 @@
-"""Scenario: throughput and gateway-added latency of the commands role, with its baseline.
+"""Scenario 1: throughput and gateway-added latency of the commands role, with its baselines.
 
 N RoomUpdate commands over K rooms (keys) against the simulator at a fixed latency, no rate
-limit, in-flight 64. Each system under test runs in its own process; the same run measures
-the gateway and the minimal aiokafka -> httpx -> aiokafka loop, and reports their ratio.
+limit, in-flight 64 (the issue's sizes: 20,000 commands over 1,000 keys, 20 ms). All N are
+put on the topic at once; each system under test runs in its own process, one after the
+other, against the same simulator: the minimal aiokafka -> httpx -> aiokafka loop
+(``baseline``), the gateway, and any ``--sut`` (e.g. Kafka Connect, bench/connect/). Reports
+commands/s, gateway-added latency p50/p95/p99 (result seen by a read_committed consumer -
+command sent - the vendor's own time for it; with everything queued at once this is mostly
+time spent waiting in the backlog) and the ratios gateway / each other SUT, from this run.
 
-    .venv/bin/python bench/commands_throughput.py --n 5000 --keys 1000 --latency-ms 20
+    .venv/bin/python bench/commands_throughput.py                     # 20,000 over 1,000 keys
+    .venv/bin/python bench/commands_throughput.py --quick             # 2,000 over 500 keys
     .venv/bin/python bench/commands_throughput.py --sut "my-peer --flag"   # any other SUT
     .venv/bin/python bench/commands_throughput.py --sut bench/connect/run_sut.sh --sut-name connect
+
+Prints one JSON line and writes ``bench/results/commands_throughput.{json,png}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,69 +32,102 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     BASELINE_SUT,
     GATEWAY_SUT,
-    RESULTS_DIR,
+    ResultCollector,
     Topics,
     _proc_usage,
-    collect_results,
     produce_commands,
+    room_updates,
+    seed_rooms,
     simulator,
     start_sut,
     stop_sut,
     summarise,
+    sut_env,
     sut_pid,
     vendor_times,
     wait_ready,
 )
+from plotting import color, emit, figure, save
 
 
 async def run_one(
     name: str, command: str, args: argparse.Namespace, vendor_url: str
-) -> dict[str, object]:
+) -> dict[str, Any]:
     topics = Topics()
     await topics.create(args.bootstrap, args.partitions)
     async with httpx.AsyncClient(base_url=vendor_url) as sim:
         await sim.delete("/_sim/requests")
-    env = topics.env(
-        args.bootstrap,
-        vendor_url,
-        GATEWAY_VENDOR__RATE_LIMIT__ENABLED="false",
-        GATEWAY_COMMANDS__MAX_IN_FLIGHT=str(args.in_flight),
-        GATEWAY_VENDOR__MAX_CONNECTIONS=str(args.in_flight),
-    )
-    proc = start_sut(command, env)
+    proc = start_sut(command, sut_env(topics, args.bootstrap, vendor_url, args.in_flight))
+    collector = ResultCollector(args.bootstrap, topics.results)
     try:
         await wait_ready(args.bootstrap, topics, vendor_url, proc)
         pid = sut_pid(proc)
         cpu0, _ = _proc_usage(pid)
-        rooms = [f"8{k:010d}" for k in range(args.keys)]
-        commands = []
-        for i in range(args.n):
-            cid = str(uuid.uuid4())
-            room = rooms[i % args.keys]
-            commands.append(
-                (
-                    room.encode(),
-                    {"id": cid, "type": "RoomUpdate", "payload": {"room_id": room, "topic": cid}},
-                )
-            )
+        commands = room_updates(args.n, args.keys)
+        await collector.start()
         sent = await produce_commands(args.bootstrap, topics.commands, commands)
-        got = await collect_results(args.bootstrap, topics.results, args.n + 1, within=args.timeout)
+        missing = await collector.wait_for(list(sent), within=args.timeout)
         cpu1, rss = _proc_usage(pid)
     finally:
+        await collector.stop()
         stop_sut(proc)
+    got = collector.seen
     stats = summarise(name, sent, got, await vendor_times(vendor_url), cpu1 - cpu0, rss)
-    return stats.as_dict()
+    result = stats.as_dict()
+    result["missing"] = missing
+    result["cpu_ms_per_command"] = round(stats.cpu_s * 1000 / max(1, stats.results), 3)
+    print(f"commands_throughput: {name}: {result}", file=sys.stderr, flush=True)
+    return result
+
+
+def plot(report: dict[str, Any]) -> None:
+    runs = report["runs"]
+    names = [r["sut"] for r in runs]
+    fig, (left, right) = figure(2)
+    bars = left.bar(names, [r["throughput"] for r in runs], color=[color(n) for n in names])
+    for bar, r in zip(bars, runs, strict=True):
+        left.annotate(
+            f"{r['throughput']:,.0f}/s",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+    left.set_ylabel("commands/s")
+    left.set_ylim(0, max(r["throughput"] for r in runs) * 1.2)
+    left.set_title("throughput", fontsize=10)
+    width = 0.25
+    for j, q in enumerate(("p50", "p95", "p99")):
+        xs = [k + (j - 1) * width for k in range(len(runs))]
+        right.bar(
+            xs,
+            [r[f"added_{q}_ms"] / 1000 for r in runs],
+            width,
+            label=q,
+            color=["#9ecae1", "#4292c6", "#08519c"][j],
+        )
+    right.set_xticks(range(len(runs)), names)
+    right.set_ylabel("gateway-added latency, s")
+    right.set_title("added latency (all queued at once)", fontsize=10)
+    right.legend(fontsize=8)
+    fig.suptitle(
+        f"{report['n']:,} RoomUpdate over {report['keys']:,} keys, vendor"
+        f" {report['latency_ms']:.0f} ms, in-flight {report['in_flight']}, no rate limit",
+        fontsize=10,
+    )
+    save(fig, "commands_throughput")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=5000)
-    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=None, help="commands (default 20000; quick 2000)")
+    parser.add_argument("--keys", type=int, default=None, help="rooms (default 1000; quick 500)")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--timeout", type=float, default=600.0, help="per SUT, for all results")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 over 500 keys")
     parser.add_argument("--sut", action="append", default=[], help="extra SUT command (repeatable)")
     parser.add_argument(
         "--sut-name",
@@ -96,10 +136,10 @@ async def main() -> None:
         help="name of the n-th --sut in the report (default sutN), e.g. connect",
     )
     args = parser.parse_args()
+    args.n = args.n or (2000 if args.quick else 20000)
+    args.keys = args.keys or (500 if args.quick else 1000)
     with simulator(latency_ms=args.latency_ms) as vendor_url:
-        async with httpx.AsyncClient(base_url=vendor_url) as sim:
-            for k in range(args.keys):
-                (await sim.post("/_sim/rooms", json={"room_id": f"8{k:010d}"})).raise_for_status()
+        await seed_rooms(vendor_url, args.keys)
         runs = [
             await run_one("baseline", BASELINE_SUT, args, vendor_url),
             await run_one("gateway", GATEWAY_SUT, args, vendor_url),
@@ -108,26 +148,26 @@ async def main() -> None:
             name = args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}"
             runs.append(await run_one(name, command, args, vendor_url))
     gateway, baseline = runs[1], runs[0]
-    report = {
+    report: dict[str, Any] = {
         "scenario": "throughput",
         "n": args.n,
         "keys": args.keys,
         "latency_ms": args.latency_ms,
         "in_flight": args.in_flight,
+        "partitions": args.partitions,
         "ceiling_per_s": round(args.in_flight / (args.latency_ms / 1000), 1),
         "runs": runs,
         "gateway_vs_baseline_throughput": round(
             float(gateway["throughput"]) / float(baseline["throughput"]), 3
         ),
     }
-    for extra in runs[2:]:  # gateway ÷ each extra SUT (e.g. Kafka Connect), from the same run
+    for extra in runs[2:]:  # gateway / each extra SUT (e.g. Kafka Connect), from the same run
         if float(extra["throughput"]):
             report[f"gateway_vs_{extra['sut']}_throughput"] = round(
                 float(gateway["throughput"]) / float(extra["throughput"]), 3
             )
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "commands_throughput.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report))
+    plot(report)
+    emit("commands_throughput", report)
 
 
 if __name__ == "__main__":

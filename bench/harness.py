@@ -9,6 +9,8 @@ a shell command with the GATEWAY_* variables naming the topics, group and vendor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -38,11 +40,16 @@ BASELINE_SUT = f"{shlex.quote(PY)} {shlex.quote(str(ROOT / 'bench' / 'baseline_l
 __all__ = [
     "BASELINE_SUT",
     "GATEWAY_SUT",
+    "SIMULATOR_PIDS",
+    "ResultCollector",
     "RunStats",
     "Topics",
     "percentile",
     "simulator",
 ]
+
+SIMULATOR_PIDS: dict[str, int] = {}
+"""Base URL -> pid of each simulator ``simulator()`` is running (for its CPU time)."""
 
 
 def free_port() -> int:
@@ -73,6 +80,7 @@ def simulator(latency_ms: float = 0.0, rate_limit: dict[str, Any] | None = None)
             env[f"GATEWAY_SIMULATOR_FAULTS__RATE_LIMIT__{k.upper()}"] = str(v)
     proc = subprocess.Popen([PY, "-m", "gateway", "simulator", "--port", str(port)], env=env)  # noqa: S603
     url = f"http://127.0.0.1:{port}"
+    SIMULATOR_PIDS[url] = proc.pid
     try:
         for _ in range(200):
             try:
@@ -82,6 +90,7 @@ def simulator(latency_ms: float = 0.0, rate_limit: dict[str, Any] | None = None)
                 time.sleep(0.05)
         yield url
     finally:
+        SIMULATOR_PIDS.pop(url, None)
         proc.terminate()
         proc.wait(10)
 
@@ -139,6 +148,61 @@ class Topics:
             "GATEWAY_OPS__PORT": str(free_port()),
             **extra,
         }
+
+
+def room_ids(keys: int) -> list[str]:
+    """The rooms (and Kafka keys) the commands scenarios use."""
+    return [f"8{k:010d}" for k in range(keys)]
+
+
+async def seed_rooms(vendor_url: str, keys: int) -> None:
+    """Create the scenarios' rooms in the simulator (RoomUpdate needs an existing room)."""
+    async with httpx.AsyncClient(base_url=vendor_url, timeout=30) as sim:
+        for room in room_ids(keys):
+            (await sim.post("/_sim/rooms", json={"room_id": room})).raise_for_status()
+
+
+def room_updates(n: int, keys: int) -> list[tuple[bytes, dict[str, Any]]]:
+    """N RoomUpdate commands over ``keys`` rooms, round-robin; the command id is the topic.
+
+    The vendor request carries the command id (``topic``), so the simulator's request log
+    tells each command's own vendor time (``vendor_times``).
+    """
+    rooms = room_ids(keys)
+    commands = []
+    for i in range(n):
+        cid, room = str(uuid.uuid4()), rooms[i % keys]
+        commands.append(
+            (
+                room.encode(),
+                {"id": cid, "type": "RoomUpdate", "payload": {"room_id": room, "topic": cid}},
+            )
+        )
+    return commands
+
+
+def sut_env(
+    topics: Topics, bootstrap: str, vendor_url: str, in_flight: int, **extra: str
+) -> dict[str, str]:
+    """The environment every SUT of the commands scenarios gets: the same in-flight bound and
+    connection pool size, no rate limit unless ``extra`` sets one.
+
+    Idle keep-alive connections stay at the gateway's default (20) for both Python SUTs:
+    httpcore 1.0.9's pool does work per pooled connection on every request (its
+    ``_assign_requests_to_connections``, encode/httpcore#1035), so a pool keeping all 64
+    connections alive costs about 3 ms of CPU per request against 0.8 ms with 20 (measured
+    here with 64 concurrent requests at 20 ms).
+    """
+    return topics.env(
+        bootstrap,
+        vendor_url,
+        **{
+            "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
+            "GATEWAY_COMMANDS__MAX_IN_FLIGHT": str(in_flight),
+            "GATEWAY_VENDOR__MAX_CONNECTIONS": str(in_flight),
+            **extra,
+        },
+    )
 
 
 def _proc_usage(pid: int) -> tuple[float, int]:
@@ -239,6 +303,91 @@ async def collect_results(
     return seen
 
 
+class ResultCollector:
+    """Reads the results topic (read_committed, from the start) in the background.
+
+    Started before the commands are produced, so that a result's arrival time is when a
+    consumer could first see it, not when the harness got round to reading it.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        deadline = time.monotonic() + 20
+        while not self._consumer.assignment() and time.monotonic() < deadline:
+            await self._consumer.getmany(timeout_ms=50)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        until = time.monotonic() + 3600  # stopped by stop(); bounded all the same
+        while time.monotonic() < until:
+            batch = await self._consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.time()
+            for records in batch.values():
+                for r in records:
+                    data = result_data(r.value)
+                    self.seen.setdefault(data["command_id"], (now, data))
+
+    async def wait_for(self, ids: set[str] | list[str], within: float) -> int:
+        """Wait (at most ``within`` s) until every id has a result; how many are missing."""
+        end = time.monotonic() + within
+        missing = [i for i in ids if i not in self.seen]
+        while missing and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+            missing = [i for i in missing if i not in self.seen]
+        return len(missing)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+
+async def produce_at_rate(
+    bootstrap: str,
+    topic: str,
+    commands: list[tuple[bytes, dict[str, Any]]],
+    rate_per_s: float,
+) -> dict[str, float]:
+    """Send commands at a fixed arrival rate (command i at t0 + i / rate); their send times.
+
+    Paced in 5 ms ticks: each tick sends the commands that are due, so arrivals stay on
+    schedule even when one send call takes longer than the interval between two commands.
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        i = 0
+        while i < len(commands):
+            due = min(len(commands), int((time.perf_counter() - t0) * rate_per_s) + 1)
+            while i < due:
+                key, command = commands[i]
+                sent[command["id"]] = time.time()
+                await producer.send(topic, json.dumps(command).encode(), key=key)
+                i += 1
+            next_at = t0 + i / rate_per_s
+            await asyncio.sleep(max(0.0, min(0.005, next_at - time.perf_counter())))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
 async def wait_ready(
     bootstrap: str, topics: Topics, vendor_url: str, proc: subprocess.Popen[bytes]
 ) -> None:
@@ -273,20 +422,28 @@ def sut_pid(proc: subprocess.Popen[bytes]) -> int:
     return int(kids[0]) if kids else proc.pid
 
 
+async def request_log(vendor_url: str) -> list[dict[str, Any]]:
+    """Every entry of the simulator's request log (oldest first), paged."""
+    entries: list[dict[str, Any]] = []
+    since = 0
+    async with httpx.AsyncClient(base_url=vendor_url, timeout=30) as sim:
+        for _ in range(10_000):  # bounded: 20,000 entries a page
+            page = (await sim.get("/_sim/requests", params={"since": since, "limit": 20000})).json()
+            entries += page["entries"]
+            since = page["last_seq"]
+            if not page.get("more"):
+                break
+    return entries
+
+
 async def vendor_times(vendor_url: str) -> dict[str, float]:
     """Per command id (the `topic` parameter of RoomUpdate), the vendor's own time in ms."""
     out: dict[str, float] = {}
-    since = 0
-    async with httpx.AsyncClient(base_url=vendor_url, timeout=30) as sim:
-        while True:
-            page = (await sim.get("/_sim/requests", params={"since": since, "limit": 20000})).json()
-            for e in page["entries"]:
-                cid = e["params"].get("topic")
-                if cid:
-                    out[cid] = e.get("duration_ms") or 0.0
-            since = page["last_seq"]
-            if not page.get("more"):
-                return out
+    for e in await request_log(vendor_url):
+        cid = e["params"].get("topic")
+        if cid:
+            out[cid] = e.get("duration_ms") or 0.0
+    return out
 
 
 def summarise(

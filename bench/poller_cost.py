@@ -14,10 +14,15 @@ For each N, three cycles:
   and statistics of ``max_rooms_per_cycle`` (500) rooms, media-server counts. (The first
   statistics read of a room reports its counters, so this cycle emits up to 500 events.)
 
-Vendor calls come from the simulator's counters (token fetches included). Prints one JSON
-line per run and a final summary line; needs Kafka (``scripts/services.sh up``).
+Vendor calls come from the simulator's counters (token fetches included). "Changes made" is
+what the harness did to the simulator before the cycle: N rooms opened with 2N participants
+before ``first`` (plus the media server's count), one mute per 100 rooms before ``steady``,
+nothing before ``capped`` (whose events are the first statistics of 500 rooms). Prints one
+JSON line per cycle on stderr and the report as one JSON line on stdout, and writes
+``bench/results/poller_cost.{json,png}``; needs Kafka (``scripts/services.sh up``).
 
     .venv/bin/python bench/poller_cost.py                 # N = 1000 and 10000
+    .venv/bin/python bench/poller_cost.py --quick         # N = 1000
     .venv/bin/python bench/poller_cost.py --rooms 1000 --kafka 127.0.0.1:9092
 """
 
@@ -127,7 +132,7 @@ async def _measure(
         "wall_s": round(wall, 3),
         "rss_mb": round(_rss_mb(), 1),
     }
-    print(json.dumps(line), flush=True)
+    print(json.dumps(line), file=sys.stderr, flush=True)
     return state, line
 
 
@@ -176,13 +181,14 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, 
             sweep = poller(max_rooms=rooms)
             kinds = {Kind.PARTICIPANTS, Kind.MEDIA_SERVERS}
             state, line = await _measure("first", sweep, producer, PollerState(), kinds, url, rooms)
-            lines.append(line)
-            await _mute(url, list(range(0, rooms, 100)))
+            lines.append({**line, "changes_made": 3 * rooms + 1})
+            muted = list(range(0, rooms, 100))
+            await _mute(url, muted)
             state, line = await _measure("steady", sweep, producer, state, kinds, url, rooms)
-            lines.append(line)
+            lines.append({**line, "changes_made": len(muted)})
             capped = poller(max_rooms=ObserverConfig().max_rooms)
             state, line = await _measure("capped", capped, producer, state, set(Kind), url, rooms)
-            lines.append(line)
+            lines.append({**line, "changes_made": 0})
         finally:
             await producer.stop()
             await client.aclose()
@@ -192,28 +198,88 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, 
     return lines
 
 
+def plot(results: list[dict[str, Any]]) -> None:
+    """Vendor calls, CPU s, RSS MB, and events vs changes made, per cycle and room count."""
+    from plotting import figure, save
+
+    fig, axes = figure(2, 2)
+    cycles = ["first", "steady", "capped"]
+    sizes = sorted({line["rooms"] for line in results})
+    width = 0.8 / len(sizes)
+    panels = [
+        (axes[0][0], "vendor_calls", "vendor calls", True),
+        (axes[0][1], "cpu_s", "CPU s (poller process)", False),
+        (axes[1][0], "rss_mb", "RSS MB after the cycle", False),
+    ]
+    shades = ["#9ecae1", "#3182bd", "#08519c"]
+    for ax, key, title, log in panels:
+        for j, rooms in enumerate(sizes):
+            by_cycle = {line["cycle"]: line for line in results if line["rooms"] == rooms}
+            xs = [k + (j - (len(sizes) - 1) / 2) * width for k in range(len(cycles))]
+            ax.bar(
+                xs,
+                [by_cycle[c][key] for c in cycles],
+                width,
+                label=f"{rooms:,} rooms",
+                color=shades[j % len(shades)],
+            )
+        ax.set_xticks(range(len(cycles)), cycles, fontsize=8)
+        ax.set_title(title, fontsize=9)
+        values = [line[key] for line in results]
+        if log and max(values) > 20 * max(1e-9, min(values)):
+            ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=7)
+    ax = axes[1][1]
+    labels, events, changes = [], [], []
+    for rooms in sizes:
+        for c in cycles:
+            line = next(x for x in results if x["rooms"] == rooms and x["cycle"] == c)
+            labels.append(f"{rooms // 1000}k\n{c}")
+            events.append(line["events"])
+            changes.append(line["changes_made"])
+    xs = list(range(len(labels)))
+    ax.bar([x - 0.2 for x in xs], changes, 0.4, label="changes made", color="#fdae6b")
+    ax.bar([x + 0.2 for x in xs], events, 0.4, label="events emitted", color="#e6550d")
+    ax.set_xticks(xs, labels, fontsize=7)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_title("events emitted vs changes made", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.tick_params(labelsize=7)
+    fig.suptitle("poller cycle cost (simulator in its own process, rate limit off)", fontsize=10)
+    save(fig, "poller_cost")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, action="append", help="default: 1000 and 10000")
     parser.add_argument("--kafka", default=os.environ.get("GATEWAY_TEST_KAFKA", "127.0.0.1:9092"))
     parser.add_argument("--latency-ms", type=float, default=0.0, help="simulator latency")
+    parser.add_argument("--quick", action="store_true", help="1,000 rooms only")
     args = parser.parse_args()
     started = time.perf_counter()
     results = []
-    for rooms in args.rooms or [1000, 10000]:
+    for rooms in args.rooms or ([1000] if args.quick else [1000, 10000]):
         # uvloop, as `gateway run` uses it.
         results += uvloop.run(_run(rooms, args.kafka, args.latency_ms))
-    summary = {
+    report = {
         "scenario": "poller_cost",
+        "rooms": sorted({line["rooms"] for line in results}),
+        "cycles": results,
         "summary": {
             f"{line['rooms']}/{line['cycle']}": {
-                k: line[k] for k in ("vendor_calls", "events", "cpu_s", "wall_s", "rss_mb")
+                k: line[k]
+                for k in ("vendor_calls", "events", "changes_made", "cpu_s", "wall_s", "rss_mb")
             }
             for line in results
         },
         "total_s": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(summary), flush=True)
+    # Imported only now: matplotlib would add ~45 MB to the RSS measured above.
+    from plotting import emit
+
+    plot(results)
+    emit("poller_cost", report)
 
 
 if __name__ == "__main__":

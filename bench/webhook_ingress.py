@@ -16,9 +16,10 @@ Each server run also reports its own CPU time per accepted request (from ``/proc
 small machine the load generator, the broker and the server share the cores, so requests/s
 alone may measure the neighbours; the CPU cost per request is the ingress's own.
 
-Prints one JSON line (and writes ``bench/results/webhook_ingress.json``)::
+Prints one JSON line and writes ``bench/results/webhook_ingress.{json,png}``::
 
     .venv/bin/python bench/webhook_ingress.py --n 5000 --concurrency 32
+    .venv/bin/python bench/webhook_ingress.py --quick       # 1,000 requests
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 from gateway.webhooks.signature import signed_headers  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bytes-0123456789abcd").decode()
-RESULTS = ROOT / "bench" / "results"
 
 
 def free_port() -> int:
@@ -310,13 +310,16 @@ def serve_baseline(port: int, bootstrap: str, topic: str) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=5000, help="requests per measurement")
+    parser.add_argument("--n", type=int, default=None, help="requests per measurement (5000)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 requests")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.n = args.n or (1000 if args.quick else 5000)
+    return args
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -386,9 +389,40 @@ async def main(args: argparse.Namespace) -> None:
         "gateway_on_kafka": on_kafka,  # warm-up (50) + accepted
         "runs": [gateway, baseline, {"name": "kafka_only", **direct}],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "webhook_ingress.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from plotting import emit  # here, not at the top: the baseline server runs this file too
+
+    plot(report)
+    emit("webhook_ingress", report)
+
+
+def plot(report: dict[str, Any]) -> None:
+    """Requests/s accepted per server, with each server's CPU per request."""
+    from plotting import color, figure, save
+
+    runs = report["runs"]
+    names = [r["name"] for r in runs]
+    fig, ax = figure()
+    bars = ax.bar(names, [r["rps"] for r in runs], color=[color(n) for n in names])
+    for bar, r in zip(bars, runs, strict=True):
+        note = f"{r['rps']:,.0f}/s"
+        if "cpu_ms_per_request" in r:
+            note += f"\n{r['cpu_ms_per_request']:.2f} ms CPU/request"
+        ax.annotate(
+            note,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+    ax.set_ylim(0, max(r["rps"] for r in runs) * 1.25)
+    ax.set_ylabel("requests/s accepted to Kafka")
+    ax.set_title(
+        f"webhook ingress: {report['n']:,} requests over {report['concurrency']} keep-alive"
+        " connections (gateway: signed; baseline: no checks; kafka_only: no HTTP)",
+        fontsize=9,
+    )
+    save(fig, "webhook_ingress")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,271 @@
+"""Scenario 3: rate-limit fidelity: bursts of commands against a vendor limit of 200/s.
+
+The simulator enforces the vendor-side limit, 200 requests/s with a burst of 20 (an exact
+GCRA, ``gateway.simulator.ratelimit``), and counts every request over it as a violation; the
+gateway is configured with the same limit (``RATE_PER_S=200``, ``BURST=20``, its default
+2 % safety margin and one slot of burst headroom). The harness puts bursts of RoomUpdate
+commands on the topic at once (``--bursts`` of ``--burst-size``, ``--every`` seconds apart),
+more than the limit lets through in the time between them, so the gateway's limiter is
+saturated for most of each interval and idle for a moment before the next burst.
+
+Tolerance 50 ms: the simulator stamps a request's arrival when its own event loop gets to
+it. On two cores shared with Kafka, the gateway and the harness, a descheduled simulator
+stamps several requests together although the gateway sent them apart, which looks like a
+burst that never happened. ``tolerance_ms`` widens the vendor's GCRA by that much; the
+report also gives the count with no tolerance at all (the same GCRA recomputed from the
+request log) and the busiest 1-second window, which needs no tolerance.
+
+Two configurations, each in its own gateway process (``--role commands``):
+
+- ``default share``: the commands lane gets 80 % of the budget (``POLLER_SHARE`` 0.2, kept
+  for a poller in another process, which may not be borrowed without Redis): at most
+  200 x 0.98 x 0.8 = 156.8/s.
+- ``share 0.01``: the commands role owns (almost) the whole account: 200 x 0.98 x 0.99 = 194/s.
+
+Utilisation when saturated: the vendor requests of each burst, counted from 0.5 s after its
+first request (past the initial burst allowance) to its last, per second, over 200/s.
+
+    .venv/bin/python bench/rate_limit_fidelity.py            # 4 bursts of 400, 4 s apart
+    .venv/bin/python bench/rate_limit_fidelity.py --quick    # 2 bursts of 200, 2 s apart
+
+Prints one JSON line and writes ``bench/results/rate_limit_fidelity.{json,png}``; exits
+non-zero if the vendor saw a violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import (
+    GATEWAY_SUT,
+    ResultCollector,
+    Topics,
+    produce_commands,
+    request_log,
+    room_updates,
+    seed_rooms,
+    simulator,
+    start_sut,
+    stop_sut,
+    sut_env,
+    wait_ready,
+)
+from plotting import emit, figure, save
+
+from gateway.simulator.ratelimit import GcraLimiter
+
+RATE = 200.0
+BURST = 20
+TOLERANCE_MS = 50.0
+CONFIGS = {"default share (0.2)": "0.2", "share 0.01": "0.01"}
+
+
+def strict_violations(monos: list[float], rate: float, burst: int) -> int:
+    """The vendor's GCRA over the logged arrivals with no tolerance: requests over the limit."""
+    limiter = GcraLimiter(rate, burst, 0)
+    return sum(0 if limiter.conforms(round(t * 1e9)) else 1 for t in sorted(monos))
+
+
+def busiest_window(monos: list[float], width: float) -> int:
+    """Most arrivals in any window [t, t + width) starting at an arrival (two pointers)."""
+    ordered, best, j = sorted(monos), 0, 0
+    for i, start in enumerate(ordered):
+        while j < len(ordered) and ordered[j] < start + width:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+async def run_config(
+    label: str, share: str, args: argparse.Namespace, vendor_url: str
+) -> dict[str, Any]:
+    topics = Topics()
+    await topics.create(args.bootstrap, args.partitions)
+    env = sut_env(
+        topics,
+        args.bootstrap,
+        vendor_url,
+        args.in_flight,
+        GATEWAY_VENDOR__RATE_LIMIT__ENABLED="true",
+        GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S=str(RATE),
+        GATEWAY_VENDOR__RATE_LIMIT__BURST=str(BURST),
+        GATEWAY_VENDOR__RATE_LIMIT__POLLER_SHARE=share,
+    )
+    proc = start_sut(GATEWAY_SUT, env)
+    collector = ResultCollector(args.bootstrap, topics.results)
+    bursts: list[tuple[float, list[str]]] = []
+    try:
+        await wait_ready(args.bootstrap, topics, vendor_url, proc)
+        await asyncio.sleep(1.0)  # the limiter's burst refills after the warm-up
+        async with httpx.AsyncClient(base_url=vendor_url) as sim:
+            (await sim.delete("/_sim/requests")).raise_for_status()
+            (await sim.delete("/_sim/violations")).raise_for_status()
+        await collector.start()
+        t0 = time.monotonic()
+        for k in range(args.bursts):
+            await asyncio.sleep(max(0.0, t0 + k * args.every - time.monotonic()))
+            commands = room_updates(args.burst_size, args.keys)
+            sent = await produce_commands(args.bootstrap, topics.commands, commands)
+            bursts.append((min(sent.values()), list(sent)))
+        every_id = [i for _, ids in bursts for i in ids]
+        missing = await collector.wait_for(every_id, within=args.drain)
+        async with httpx.AsyncClient(base_url=vendor_url) as sim:
+            violations = (await sim.get("/_sim/violations")).json()
+    finally:
+        await collector.stop()
+        stop_sut(proc)
+    log = await request_log(vendor_url)
+    by_cid = {e["params"].get("topic"): e for e in log if e["params"].get("topic")}
+    monos = [e["mono"] for e in log]
+    saturated: list[dict[str, Any]] = []
+    for sent_at, ids in bursts:
+        arrivals = sorted(by_cid[i]["mono"] for i in ids if i in by_cid)
+        if len(arrivals) < 2:
+            continue
+        start, end = arrivals[0] + 0.5, arrivals[-1]
+        inside = sum(1 for t in arrivals if start <= t <= end)
+        steady = inside / (end - start) if end > start else float("nan")
+        saturated.append(
+            {
+                "sent_at": round(sent_at, 3),
+                "requests": len(arrivals),
+                "served_in_s": round(arrivals[-1] - arrivals[0], 3),
+                "steady_per_s": round(steady, 1),
+            }
+        )
+    total_inside = sum(b["steady_per_s"] * 1 for b in saturated) / max(1, len(saturated))
+    succeeded = sum(
+        1 for i in every_id if i in collector.seen and collector.seen[i][1]["status"] == "succeeded"
+    )
+    timeline = [
+        {"ts": b["ts"], "arrivals": b["arrivals"], "over_limit": b["over_limit"]}
+        for b in violations["timeline"]
+    ]
+    return {
+        "config": label,
+        "poller_share": float(share),
+        "lane_rate_per_s": round(RATE * 0.98 * (1 - float(share)), 1),
+        "commands": len(every_id),
+        "succeeded": succeeded,
+        "missing": missing,
+        "vendor_requests": len(log),
+        "violations": violations["count"],
+        "checked": violations["checked"],
+        "violations_without_tolerance": strict_violations(monos, RATE, BURST),
+        "busiest_1s": busiest_window(monos, 1.0),
+        "busiest_1s_allowed": int(BURST + RATE),
+        "steady_per_s": round(total_inside, 1),
+        "utilisation": round(total_inside / RATE, 3),
+        "bursts": saturated,
+        "burst_times": [round(t, 3) for t, _ in bursts],
+        "timeline": timeline,
+    }
+
+
+def plot(report: dict[str, Any]) -> None:
+    runs = report["runs"]
+    fig, axes = figure(1, len(runs), sharey=True)
+    axes = list(axes) if len(runs) > 1 else [axes]
+    per_bucket = RATE / 10
+    for ax, run in zip(axes, runs, strict=True):
+        tl = run["timeline"]
+        if not tl:
+            continue
+        origin = min(run["burst_times"] + [tl[0]["ts"]])
+        xs = [b["ts"] - origin for b in tl]
+        ax.bar(xs, [b["arrivals"] for b in tl], width=0.1, align="edge", color="#1f77b4")
+        over = [(x, b["over_limit"]) for x, b in zip(xs, tl, strict=True) if b["over_limit"]]
+        if over:
+            ax.bar([x for x, _ in over], [n for _, n in over], width=0.1, align="edge", color="red")
+        ax.axhline(
+            per_bucket, color="black", lw=1, label=f"limit {RATE:g}/s = {per_bucket:g}/100 ms"
+        )
+        ax.axhline(
+            run["lane_rate_per_s"] / 10,
+            color="#ff7f0e",
+            lw=1,
+            ls="--",
+            label=f"commands lane {run['lane_rate_per_s']:g}/s",
+        )
+        ax.axhline(
+            BURST + per_bucket,
+            color="black",
+            lw=0.8,
+            ls=":",
+            label=f"burst {BURST} + 100 ms of rate (most any 100 ms may hold)",
+        )
+        for t in run["burst_times"]:
+            ax.axvline(t - origin, color="#999999", lw=0.8, ls=":")
+        ax.set_title(
+            f"{run['config']}: {run['violations']} violations, utilisation"
+            f" {run['utilisation']:.0%}",
+            fontsize=9,
+        )
+        ax.set_ylabel("requests / 100 ms", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[-1].set_xlabel("seconds since the first burst (dotted: a burst of commands produced)")
+    save(fig, "rate_limit_fidelity")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bursts", type=int, default=None, help="default 4; quick 2")
+    parser.add_argument("--burst-size", type=int, default=None, help="default 400; quick 200")
+    parser.add_argument("--every", type=float, default=None, help="s between bursts (4; quick 2)")
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--drain", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    args.bursts = args.bursts or (2 if args.quick else 4)
+    args.burst_size = args.burst_size or (200 if args.quick else 400)
+    args.every = args.every or (2.0 if args.quick else 4.0)
+    limit = {
+        "enabled": True,
+        "rate_per_s": RATE,
+        "burst": BURST,
+        "tolerance_ms": TOLERANCE_MS,
+    }
+    runs = []
+    with simulator(latency_ms=args.latency_ms, rate_limit=limit) as vendor_url:
+        await seed_rooms(vendor_url, args.keys)
+        for label, share in CONFIGS.items():
+            runs.append(await run_config(label, share, args, vendor_url))
+            print(
+                f"rate_limit_fidelity: {label}: violations {runs[-1]['violations']},"
+                f" utilisation {runs[-1]['utilisation']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    report = {
+        "scenario": "rate_limit_fidelity",
+        "vendor_limit": {"rate_per_s": RATE, "burst": BURST, "tolerance_ms": TOLERANCE_MS},
+        "gateway_limit": {"rate_per_s": RATE, "burst": BURST, "safety_margin": 0.02},
+        "bursts": args.bursts,
+        "burst_size": args.burst_size,
+        "every_s": args.every,
+        "latency_ms": args.latency_ms,
+        "violations": sum(r["violations"] for r in runs),
+        "runs": runs,
+    }
+    plot(report)
+    emit("rate_limit_fidelity", report)
+    if report["violations"]:
+        sys.exit(f"rate_limit_fidelity: {report['violations']} violations (must be 0)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
