@@ -84,7 +84,7 @@ async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audi
     base = f"chaos-poller-{uuid.uuid4().hex[:8]}"
     await create_topics(kafka_bootstrap(), [(f"{base}.events", 3)])
     rooms = [f"66{i:09d}" for i in range(rooms_n)]
-    with sim_process(latency_ms=5.0) as url:
+    with sim_process(latency_ms=5.0, log=logs / "simulator.log") as url:
         sim = Sim(url)
         replicas = [
             Replica(name, "poller", _env(base, name, url), logs / f"{name}.log")

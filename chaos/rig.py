@@ -116,7 +116,7 @@ class CommandsRig:
                     (self.topics.dlq, 1),
                 ],
             )
-            self._sim_cm = sim_process(self.config.sim_latency_ms)
+            self._sim_cm = sim_process(self.config.sim_latency_ms, self.logs / "simulator.log")
             url = self._sim_cm.__enter__()
             self.sim = Sim(url)
             self.follower = await self._stack.enter_async_context(
