@@ -212,7 +212,8 @@ def plot(report: dict[str, Any]) -> None:
             fontsize=9,
         )
         ax.set_ylabel("requests / 100 ms", fontsize=8)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.set_ylim(0, (BURST + per_bucket) * 1.7)  # room for the legend above the bars
+        ax.legend(fontsize=7, loc="upper right", ncols=3)
     axes[-1].set_xlabel("seconds since the first burst (dotted: a burst of commands produced)")
     save(fig, "rate_limit_fidelity")
 
