@@ -103,6 +103,8 @@ class CommandsRig:
             "GATEWAY_OPS__ENABLED": "false",
             "GATEWAY_LOG_LEVEL": os.environ.get("CHAOS_GATEWAY_LOG_LEVEL", "INFO"),
             "GATEWAY_LOG_FORMAT": "json",
+            # chaos/taskdump.py: log event-loop lag above 50 ms (it compresses rate-limit slots)
+            "CHAOS_LOOP_LAG_MS": os.environ.get("CHAOS_LOOP_LAG_MS", "50"),
             **c.extra_env,
         }
 
@@ -306,6 +308,7 @@ class CommandsRig:
         audit.max_stall_s = round(stall, 2)
         audit.details["max_stall_partition"] = where
         audit.details["follower_errors"] = self.follower.errors
+        audit.details["topics"] = self.topics.base
         for replica in self.replicas:
             audit.details[f"{replica.name}_starts"] = replica.starts
             audit.details[f"{replica.name}_kills"] = replica.kills
