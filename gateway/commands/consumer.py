@@ -36,7 +36,14 @@ from opentelemetry.trace import SpanKind
 from gateway.commands.handler import CommandHandler
 from gateway.commands.keyed import KeyedScheduler
 from gateway.commands.offsets import PartitionTracker
-from gateway.commands.outbound import Outbound, dead_letter, result_record, traceparent_of
+from gateway.commands.outbound import (
+    Outbound,
+    RecordTooLargeError,
+    clip,
+    dead_letter,
+    result_record,
+    traceparent_of,
+)
 from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
 from gateway.messages.results import ErrorInfo, ResultData
 from gateway.telemetry.metrics import (
@@ -85,7 +92,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._engine.revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._engine.assign(set(assigned))
+        await self._engine.assign(set(assigned))
 
 
 class CommandConsumer:
@@ -114,11 +121,29 @@ class CommandConsumer:
 
     # -- partitions ----------------------------------------------------------------------
 
-    def assign(self, partitions: set[TopicPartition]) -> None:
-        """New partitions: start tracking them."""
+    async def assign(self, partitions: set[TopicPartition]) -> None:
+        """New partitions: start tracking them, never behind our own last commit."""
         for tp in partitions:
             self._trackers.setdefault(tp, PartitionTracker())
+            await self._not_behind_own_commit(tp)
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    async def _not_behind_own_commit(self, tp: TopicPartition) -> None:
+        # A partition revoked and handed straight back can be fetched from an offset older than
+        # the transaction we just committed: aiokafka's OffsetFetch (v0-v3) cannot ask the
+        # coordinator to wait for pending transactional offsets (KIP-447 "require stable").
+        # Starting there would publish those results a second time.
+        own = self._committed.get(tp)
+        if own is None:
+            return
+        try:
+            fetched = await self._consumer.committed(tp)
+        except KafkaError as exc:  # keep the group's default start
+            log.warning("reading the committed offset of %s failed (%s)", tp, type(exc).__name__)
+            return
+        if fetched is None or fetched < own:
+            log.info("starting %s at our own last commit %d (fetched %s)", tp, own, fetched)
+            self._consumer.seek(tp, own)
 
     async def revoke(self, partitions: set[TopicPartition]) -> None:
         """Lost partitions: short grace, commit what finished, abandon the rest."""
@@ -268,7 +293,7 @@ class CommandConsumer:
             raw_type = exc.raw.get("type")
             result = ResultData(
                 command_id=exc.command_id,
-                command_type=raw_type if isinstance(raw_type, str) else "",
+                command_type=clip(raw_type) if isinstance(raw_type, str) else "",
                 idempotency_key=None,
                 status="rejected",
                 endpoint=None,
@@ -282,16 +307,20 @@ class CommandConsumer:
         # The result's own span: its context travels on in the event and its headers.
         with producer_span(self._config.results_topic):
             traceparent = inject_traceparent().get("traceparent") or traceparent_of(headers)
-            return [
-                result_record(
-                    self._config.results_topic,
-                    record.key,
-                    result,
-                    prefix=self._config.result_prefix,
-                    source=self._config.source,
-                    traceparent=traceparent,
-                )
-            ]
+            try:
+                return [
+                    result_record(
+                        self._config.results_topic,
+                        record.key,
+                        result,
+                        prefix=self._config.result_prefix,
+                        source=self._config.source,
+                        traceparent=traceparent,
+                    )
+                ]
+            except RecordTooLargeError as exc:
+                DLQ.labels("ResultTooLarge").inc()
+                return [self._dead_letter(tp, record, str(exc), "ResultTooLarge")]
 
     @staticmethod
     def _observe(result: ResultData, key: bytes | None) -> None:

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import tenacity
 from pydantic import ValidationError
 
 from gateway.commands.reconcile import RECONCILERS
@@ -33,6 +35,9 @@ from gateway.vendor.errors import VendorAPIError, VendorError
 __all__ = ["Account", "CommandHandler", "HandlerConfig"]
 
 log = logging.getLogger("gateway.commands")
+
+_UNSETTLED_MAX = 10_000
+_HEARTBEAT_STOP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class HandlerConfig:
     retention_s: float = 86400.0
     upload_inline_max: int = 512 * 1024
     upload_source_max: int = 50 * 1024 * 1024
+    store_retry_s: float = 30.0  # how long to retry storing an outcome after a vendor call
 
 
 class _Outcome(Exception):  # noqa: N818 - control flow, not an error
@@ -78,6 +84,8 @@ class CommandHandler:
         self._retry = retry
         self._config = config
         self._downloads = downloads or httpx.AsyncClient(timeout=30.0)
+        # Keys taken to the vendor whose outcome is not stored yet (LRU, bounded).
+        self._unsettled: OrderedDict[str, None] = OrderedDict()
 
     async def handle(self, command: CommandEnvelope) -> ResultData:
         """Process one command; never raises for anything the command itself got wrong."""
@@ -168,17 +176,54 @@ class CommandHandler:
         fp = fingerprint(command.type, command.payload)
         owner = f"{self._config.owner}/{command.id}"
         claim = await self._claim_or_wait(command, endpoint, key, fp, owner)
+        # A key this process already took to the vendor without storing the outcome (the store
+        # failed, or lost the claim in a restart) is reconciled like a lapsed claim.
+        reclaimed = claim or key in self._unsettled
+        self._unsettled[key] = None
+        self._unsettled.move_to_end(key)
+        while len(self._unsettled) > _UNSETTLED_MAX:
+            self._unsettled.popitem(last=False)
         # If this is cancelled (shutdown, rebalance) before an outcome, whether the vendor was
         # called is unknown: the claim is left to lapse, and the next owner reconciles.
         async with self._heartbeat(key, owner):
-            probed = await self._probe(command, endpoint, account) if claim else None
+            probed = await self._probe(command, endpoint, account) if reclaimed else None
             result = probed or await self._call(
-                command, endpoint, account, request, reclaimed=claim
+                command, endpoint, account, request, reclaimed=reclaimed
             )
-        stored = result.model_dump(mode="json", exclude={"duration_ms", "replayed"})
-        if not await self._store.complete(key, owner, stored, self._config.retention_s):
-            log.warning("idempotency claim lost before storing the outcome of %s", command.id)
+        await self._store_outcome(command, key, owner, result)
         return result
+
+    async def _store_outcome(
+        self, command: CommandEnvelope, key: str, owner: str, result: ResultData
+    ) -> None:
+        """Store the outcome, retrying the store for a while; never raise after a vendor call.
+
+        Raising here would make the consumer run the record again, and with it the vendor call.
+        If the store stays down, the result is still published; the key stays in
+        ``_unsettled`` so that a rerun in this process reconciles instead of calling again.
+        """
+        stored = result.model_dump(mode="json", exclude={"duration_ms", "replayed"})
+        try:
+            async for attempt in tenacity.AsyncRetrying(
+                stop=tenacity.stop_after_delay(self._config.store_retry_s),
+                wait=tenacity.wait_random_exponential(multiplier=0.1, max=2.0),
+                retry=tenacity.retry_if_exception_type(Exception),
+                reraise=True,
+            ):
+                with attempt:
+                    completed = await self._store.complete(
+                        key, owner, stored, self._config.retention_s
+                    )
+        except Exception as exc:  # the store is down: publish anyway, never call twice
+            log.error(
+                "could not store the outcome of %s (%s); publishing it unstored",
+                command.id,
+                type(exc).__name__,
+            )
+            return
+        self._unsettled.pop(key, None)
+        if not completed:
+            log.warning("idempotency claim lost before storing the outcome of %s", command.id)
 
     async def _claim_or_wait(
         self, command: CommandEnvelope, endpoint: Endpoint[Any, Any], key: str, fp: str, owner: str
@@ -211,18 +256,29 @@ class CommandHandler:
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, key: str, owner: str) -> AsyncIterator[None]:
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(self._config.lease_s / 3)
-                await self._store.renew(key, owner, self._config.lease_s)
+        # Stopped by an event, not by cancelling: redis-py's calls can swallow a cancel on
+        # Python 3.11 (asyncio.wait_for, cpython gh-86296), and a beat that never ends would
+        # hold the command, and its partition's results, forever.
+        stop = asyncio.Event()
 
-        task = asyncio.create_task(beat())
+        async def beat() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._config.lease_s / 3)
+                    return
+                try:
+                    await self._store.renew(key, owner, self._config.lease_s)
+                except Exception as exc:  # the next beat tries again; the lease has slack
+                    log.warning("renewing an idempotency claim failed (%s)", type(exc).__name__)
+
+        task = asyncio.create_task(beat(), name=f"heartbeat:{owner}")
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            _, pending = await asyncio.wait({task}, timeout=_HEARTBEAT_STOP_S)
+            for late in pending:  # stuck in a store call: let it go, it ends on its own
+                late.cancel()
 
     async def _call(
         self,

@@ -12,13 +12,38 @@ from gateway.messages.headers import (
     DLQ_SOURCE_OFFSET,
     DLQ_SOURCE_PARTITION,
     DLQ_SOURCE_TOPIC,
+    DLQ_VALUE_OMITTED,
     TRACEPARENT,
 )
-from gateway.messages.results import ResultData, result_event, result_event_bytes
+from gateway.messages.results import ErrorInfo, ResultData, result_event, result_event_bytes
 
-__all__ = ["Outbound", "dead_letter", "result_record", "traceparent_of"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "Outbound",
+    "RecordTooLargeError",
+    "clip",
+    "dead_letter",
+    "record_bytes",
+    "result_record",
+    "traceparent_of",
+]
 
 Headers = list[tuple[str, bytes]]
+
+# The producer refuses a record above ``max_request_size`` (1 MiB by default) and the broker one
+# above ``message.max.bytes``; inside a transaction such a refusal aborts the whole batch, again
+# on every retry, and the partition stalls. Every record built here stays below this bound.
+MAX_RECORD_BYTES = 1_000_000
+ECHO_MAX = 256  # how much of a string taken from the input a result repeats
+
+
+class RecordTooLargeError(ValueError):
+    """Even the compact form of a result does not fit in a record."""
+
+
+def clip(text: str, limit: int = ECHO_MAX) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +78,35 @@ def result_record(
     headers: Headers = [(CONTENT_TYPE, b"application/cloudevents+json; charset=utf-8")]
     if traceparent:
         headers.append((TRACEPARENT, traceparent.encode("ascii")))
-    return Outbound(topic, key, result_event_bytes(event), headers)
+    record = Outbound(topic, key, result_event_bytes(event), headers)
+    if record_bytes(record) <= MAX_RECORD_BYTES:
+        return record
+    # Too large (a huge vendor answer or echoed input): keep the outcome, drop the bulk.
+    compact = data.model_copy(
+        update={
+            "command_type": clip(data.command_type),
+            "idempotency_key": clip(data.idempotency_key) if data.idempotency_key else None,
+            "result": None,
+            "error": ErrorInfo(
+                error_class="ResultTooLarge",
+                message=(
+                    f"the result took {len(record.value)} bytes, over the {MAX_RECORD_BYTES}-byte"
+                    " record limit; its body and error details were left out"
+                ),
+            ),
+        }
+    )
+    event = result_event(compact, prefix=prefix, source=source, traceparent=traceparent)
+    record = Outbound(topic, key, result_event_bytes(event), headers)
+    if record_bytes(record) > MAX_RECORD_BYTES:
+        raise RecordTooLargeError("even the compact result exceeds the record limit")
+    return record
+
+
+def record_bytes(record: Outbound) -> int:
+    """What a record weighs against the size limits (key, value and headers)."""
+    headers = sum(len(name) + len(value) for name, value in record.headers)
+    return len(record.key or b"") + len(record.value) + headers
 
 
 def dead_letter(
@@ -77,4 +130,12 @@ def dead_letter(
         (DLQ_SOURCE_PARTITION, str(partition).encode("ascii")),
         (DLQ_SOURCE_OFFSET, str(offset).encode("ascii")),
     ]
-    return Outbound(topic, key, value or b"", kept)
+    record = Outbound(topic, key, value or b"", kept)
+    if record_bytes(record) > MAX_RECORD_BYTES:
+        # The original arrived within the broker's limit, but not with our headers added: the
+        # source topic, partition and offset headers still point at the original bytes.
+        kept.append((DLQ_VALUE_OMITTED, str(len(record.value)).encode("ascii")))
+        record = Outbound(topic, key, b"", kept)
+        if record_bytes(record) > MAX_RECORD_BYTES:
+            record = Outbound(topic, None, b"", kept)
+    return record

@@ -34,7 +34,8 @@ local r = {}
 for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
 if r.fp ~= ARGV[1] then return {'conflict', '0', r.owner or ''} end
 if r.state == 'done' then return {'done', '0', r.owner or '', r.outcome} end
-if r.owner == ARGV[2] then return take('0') end
+-- Our own earlier attempt (a retry after an error): it may have called the vendor.
+if r.owner == ARGV[2] then return take('1') end
 if tonumber(r.lease_until) > now then return {'in_flight', '0', r.owner} end
 return take('1')
 """

@@ -98,7 +98,8 @@ class SqliteIdempotencyStore:
         if fp != fingerprint:
             return Claim(ClaimState.CONFLICT, owner=holder)
         if holder == owner:
-            return Claim(ClaimState.CLAIMED, owner=owner)  # our own earlier attempt
+            # Our own earlier attempt (retried after an error): it may have called the vendor.
+            return Claim(ClaimState.CLAIMED, owner=owner, reclaimed=True)
         if lease_until is not None and lease_until > now:
             return Claim(ClaimState.IN_FLIGHT, owner=holder)
         return Claim(ClaimState.CLAIMED, owner=owner, reclaimed=True)

@@ -34,13 +34,17 @@ class CommandEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1, max_length=200, description="command id, unique per command")
-    type: str = Field(min_length=1, description="command type, e.g. RoomCreate (COMMANDS.md)")
+    type: str = Field(
+        min_length=1, max_length=128, description="command type, e.g. RoomCreate (COMMANDS.md)"
+    )
     payload: dict[str, Any] = Field(description="the endpoint's parameters, without token")
     idempotency_key: str | None = Field(
         None, min_length=1, max_length=200, description="defaults to id"
     )
     deadline: datetime | None = Field(None, description="past it, the vendor is not called")
-    account: str = Field("default", min_length=1, description="which vendor account")
+    account: str = Field(
+        "default", min_length=1, max_length=128, description="which vendor account"
+    )
 
     @property
     def effective_idempotency_key(self) -> str:

@@ -10,6 +10,7 @@ __all__ = [
     "DLQ_SOURCE_OFFSET",
     "DLQ_SOURCE_PARTITION",
     "DLQ_SOURCE_TOPIC",
+    "DLQ_VALUE_OMITTED",
     "TRACEPARENT",
     "TRACESTATE",
 ]
@@ -26,3 +27,5 @@ DLQ_ERROR_CLASS = "dlq-error-class"
 DLQ_SOURCE_TOPIC = "dlq-source-topic"
 DLQ_SOURCE_PARTITION = "dlq-source-partition"
 DLQ_SOURCE_OFFSET = "dlq-source-offset"
+# Only when the original plus these headers would exceed the record limit: its size in bytes.
+DLQ_VALUE_OMITTED = "dlq-value-omitted"

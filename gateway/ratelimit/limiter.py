@@ -30,6 +30,38 @@ class RateLimitDeadlineError(GatewayError):
     """The next free slot comes after the command's deadline."""
 
 
+# A task that wakes well after its slot (an event loop busy starting a rebalanced backlog, a
+# descheduled process) would send at the same moment as every other task whose slot fell due
+# meanwhile: a burst the vendor counts as a violation. Such a task takes a fresh slot instead;
+# the stale one is simply not used. After a few tries it goes anyway (a loop that late is
+# the bigger problem, and the vendor's own tolerance absorbs a single request).
+_LATE_TRIES = 3
+
+
+def late_allowance(rate: float) -> float:
+    """How late after its slot a request may still start: two slots, within 5-50 ms."""
+    return min(0.05, max(0.005, 2.0 / rate))
+
+
+async def _sleep_until_slot(
+    reserve: Callable[[], Awaitable[float]],
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+    allowance: float,
+) -> float:
+    """Reserve and sleep until the slot, reserving again when woken too late; seconds waited."""
+    waited = 0.0
+    for _ in range(_LATE_TRIES):
+        now = clock()
+        start = now + await reserve()
+        if start > now:
+            await sleep(start - now)
+            waited += start - now
+        if clock() - start <= allowance:
+            break
+    return waited
+
+
 class RateLimiter(Protocol):
     """Waits until a request may go to the vendor."""
 
@@ -61,16 +93,17 @@ class InProcessRateLimiter:
         self._budget = LaneBudget(split_budget(rate, burst, poller_share), borrow=borrow)
         self._clock = clock
         self._sleep = sleep
+        self._allowance = late_allowance(rate)
 
     async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
-        now = self._clock()
-        start = self._budget.reserve(lane, now, deadline)
-        if start is None:
-            raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
-        wait = start - now
-        if wait > 0:
-            await self._sleep(wait)
-        return max(wait, 0.0)
+        async def reserve() -> float:
+            now = self._clock()
+            start = self._budget.reserve(lane, now, deadline)
+            if start is None:
+                raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
+            return start - now
+
+        return await _sleep_until_slot(reserve, self._clock, self._sleep, self._allowance)
 
 
 # The same lane arithmetic as lanes.py, on the Redis server's clock (microseconds).
@@ -118,24 +151,28 @@ class RedisRateLimiter:
         self._keys = [f"{prefix}{account}:{lane.value}" for lane in (Lane.COMMANDS, Lane.POLLER)]
         self._script = redis.register_script(_RESERVE)
         self._sleep = sleep
+        self._allowance = late_allowance(rate)
 
     async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
         c, p = self._limits[Lane.COMMANDS], self._limits[Lane.POLLER]
-        max_wait_us = -1 if deadline is None else max(0, int((deadline - time.time()) * 1e6))
-        wait_us = await self._script(
-            keys=self._keys,
-            args=[
-                1 if lane is Lane.COMMANDS else 2,
-                int(c.interval * 1e6),
-                int(c.tolerance * 1e6),
-                int(p.interval * 1e6),
-                int(p.tolerance * 1e6),
-                max_wait_us,
-            ],
-        )
-        if int(wait_us) < 0:
-            raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
-        wait = int(wait_us) / 1e6
-        if wait > 0:
-            await self._sleep(wait)
-        return wait
+
+        async def reserve() -> float:
+            # The wait is measured on the server's clock, the lateness on ours: both are
+            # differences, so the clocks need not agree.
+            max_wait_us = -1 if deadline is None else max(0, int((deadline - time.time()) * 1e6))
+            wait_us = await self._script(
+                keys=self._keys,
+                args=[
+                    1 if lane is Lane.COMMANDS else 2,
+                    int(c.interval * 1e6),
+                    int(c.tolerance * 1e6),
+                    int(p.interval * 1e6),
+                    int(p.tolerance * 1e6),
+                    max_wait_us,
+                ],
+            )
+            if int(wait_us) < 0:
+                raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
+            return int(wait_us) / 1e6
+
+        return await _sleep_until_slot(reserve, time.monotonic, self._sleep, self._allowance)

@@ -62,6 +62,13 @@ async def test_in_flight_then_lapsed_lease_is_reclaimed(store: IdempotencyStore)
     assert await store.complete("k", "b", {"ok": True}, 60)
 
 
+async def test_own_unfinished_claim_is_taken_again_as_reclaimed(store: IdempotencyStore) -> None:
+    """A retry by the same owner may follow a vendor call: it must reconcile, not call blind."""
+    await store.claim("k", "fp", "a", 5)
+    again = await store.claim("k", "fp", "a", 5)
+    assert (again.state, again.reclaimed) == (ClaimState.CLAIMED, True)
+
+
 async def test_renew_keeps_the_claim_and_release_frees_it(store: IdempotencyStore) -> None:
     """Heartbeats extend the lease; release lets the next caller claim fresh."""
     await store.claim("k", "fp", "a", 0.3)
