@@ -55,8 +55,8 @@ unit: install ## unit tests only (nothing running needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
-	$(VENV)/bin/ruff check gateway tests scripts
-	$(VENV)/bin/ruff format --check gateway tests scripts
+	$(VENV)/bin/ruff check gateway tests scripts bench chaos rigkit
+	$(VENV)/bin/ruff format --check gateway tests scripts bench chaos rigkit
 	$(VENV)/bin/mypy gateway
 
 generate: install ## regenerate the vendor endpoint modules from the spec

@@ -25,27 +25,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    BASELINE_SUT,
-    GATEWAY_SUT,
-    ResultCollector,
-    Topics,
     _proc_usage,
+    clear_requests,
     produce_commands,
     room_updates,
+    running_sut,
+    scenario_parser,
     seed_rooms,
     simulator,
-    start_sut,
-    stop_sut,
     summarise,
-    sut_env,
     sut_pid,
+    systems_under_test,
     vendor_times,
-    wait_ready,
 )
 from plotting import color, emit, figure, save
 
@@ -53,25 +47,16 @@ from plotting import color, emit, figure, save
 async def run_one(
     name: str, command: str, args: argparse.Namespace, vendor_url: str
 ) -> dict[str, Any]:
-    topics = Topics()
-    await topics.create(args.bootstrap, args.partitions)
-    async with httpx.AsyncClient(base_url=vendor_url) as sim:
-        await sim.delete("/_sim/requests")
-    proc = start_sut(command, sut_env(topics, args.bootstrap, vendor_url, args.in_flight))
-    collector = ResultCollector(args.bootstrap, topics.results)
-    try:
-        await wait_ready(args.bootstrap, topics, vendor_url, proc)
-        pid = sut_pid(proc)
+    await clear_requests(vendor_url)
+    async with running_sut(command, args, vendor_url) as run:
+        pid = sut_pid(run.proc)
         cpu0, _ = _proc_usage(pid)
         commands = room_updates(args.n, args.keys)
-        await collector.start()
-        sent = await produce_commands(args.bootstrap, topics.commands, commands)
-        missing = await collector.wait_for(list(sent), within=args.timeout)
+        await run.collector.start()
+        sent = await produce_commands(args.bootstrap, run.topics.commands, commands)
+        missing = await run.collector.wait_for(list(sent), within=args.timeout)
         cpu1, rss = _proc_usage(pid)
-    finally:
-        await collector.stop()
-        stop_sut(proc)
-    got = collector.seen
+    got = run.collector.seen
     stats = summarise(name, sent, got, await vendor_times(vendor_url), cpu1 - cpu0, rss)
     result = stats.as_dict()
     result["missing"] = missing
@@ -119,34 +104,24 @@ def plot(report: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=None, help="commands (default 20000; quick 2000)")
-    parser.add_argument("--keys", type=int, default=None, help="rooms (default 1000; quick 500)")
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--timeout", type=float, default=600.0, help="per SUT, for all results")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 over 500 keys")
-    parser.add_argument("--sut", action="append", default=[], help="extra SUT command (repeatable)")
-    parser.add_argument(
-        "--sut-name",
-        action="append",
-        default=[],
-        help="name of the n-th --sut in the report (default sutN), e.g. connect",
+    parser = scenario_parser(
+        __doc__,
+        keys=None,
+        keys_help="rooms (default 1000; quick 500)",
+        quick_help="smoke run: 2,000 over 500 keys",
+        suts=True,
     )
+    parser.add_argument("--n", type=int, default=None, help="commands (default 20000; quick 2000)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per SUT, for all results")
     args = parser.parse_args()
     args.n = args.n or (2000 if args.quick else 20000)
     args.keys = args.keys or (500 if args.quick else 1000)
     with simulator(latency_ms=args.latency_ms) as vendor_url:
         await seed_rooms(vendor_url, args.keys)
         runs = [
-            await run_one("baseline", BASELINE_SUT, args, vendor_url),
-            await run_one("gateway", GATEWAY_SUT, args, vendor_url),
+            await run_one(name, command, args, vendor_url)
+            for name, command in systems_under_test(args)
         ]
-        for i, command in enumerate(args.sut):
-            name = args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}"
-            runs.append(await run_one(name, command, args, vendor_url))
     gateway, baseline = runs[1], runs[0]
     report: dict[str, Any] = {
         "scenario": "throughput",

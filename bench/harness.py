@@ -9,6 +9,7 @@ a shell command with the GATEWAY_* variables naming the topics, group and vendor
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -21,15 +22,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+# the repo root, for rigkit (the editable install has it on sys.path already)
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+
+from rigkit.topics import CommandTopics
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -43,9 +48,14 @@ __all__ = [
     "SIMULATOR_PIDS",
     "ResultCollector",
     "RunStats",
-    "Topics",
+    "SutRun",
+    "clear_requests",
+    "new_topics",
     "percentile",
+    "running_sut",
+    "scenario_parser",
     "simulator",
+    "systems_under_test",
 ]
 
 SIMULATOR_PIDS: dict[str, int] = {}
@@ -95,59 +105,9 @@ def simulator(latency_ms: float = 0.0, rate_limit: dict[str, Any] | None = None)
         proc.wait(10)
 
 
-@dataclass
-class Topics:
-    """A run's own topics and group."""
-
-    base: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
-
-    @property
-    def commands(self) -> str:
-        return f"{self.base}.commands"
-
-    @property
-    def results(self) -> str:
-        return f"{self.base}.results"
-
-    @property
-    def dlq(self) -> str:
-        return f"{self.base}.dlq"
-
-    @property
-    def group(self) -> str:
-        return f"{self.base}.sut"
-
-    async def create(self, bootstrap: str, partitions: int) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics(
-                [
-                    NewTopic(self.commands, partitions, 1),
-                    NewTopic(self.results, partitions, 1),
-                    NewTopic(self.dlq, 1, 1),
-                ]
-            )
-        finally:
-            await admin.close()
-
-    def env(self, bootstrap: str, vendor_url: str, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-            "GATEWAY_KAFKA__COMMANDS_TOPIC": self.commands,
-            "GATEWAY_KAFKA__RESULTS_TOPIC": self.results,
-            "GATEWAY_KAFKA__DLQ_TOPIC": self.dlq,
-            "GATEWAY_KAFKA__CONSUMER_GROUP": self.group,
-            "GATEWAY_VENDOR__BASE_URL": vendor_url,
-            "GATEWAY_INSTANCE_ID": self.base,
-            "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(
-                ROOT / ".cache" / "bench" / f"{self.base}.sqlite3"
-            ),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_OPS__PORT": str(free_port()),
-            **extra,
-        }
+def new_topics() -> CommandTopics:
+    """A run's own topics; the SUT's consumer group is ``<base>.sut``."""
+    return CommandTopics.fresh("bench", group_suffix="sut")
 
 
 def room_ids(keys: int) -> list[str]:
@@ -182,7 +142,7 @@ def room_updates(n: int, keys: int) -> list[tuple[bytes, dict[str, Any]]]:
 
 
 def sut_env(
-    topics: Topics, bootstrap: str, vendor_url: str, in_flight: int, **extra: str
+    topics: CommandTopics, bootstrap: str, vendor_url: str, in_flight: int, **extra: str
 ) -> dict[str, str]:
     """The environment every SUT of the commands scenarios gets: the same in-flight bound and
     connection pool size, no rate limit unless ``extra`` sets one.
@@ -193,16 +153,21 @@ def sut_env(
     connections alive costs about 3 ms of CPU per request against 0.8 ms with 20 (measured
     here with 64 concurrent requests at 20 ms).
     """
-    return topics.env(
-        bootstrap,
-        vendor_url,
-        **{
-            "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
-            "GATEWAY_COMMANDS__MAX_IN_FLIGHT": str(in_flight),
-            "GATEWAY_VENDOR__MAX_CONNECTIONS": str(in_flight),
-            **extra,
-        },
-    )
+    return {
+        **os.environ,
+        **topics.kafka_env(bootstrap),
+        "GATEWAY_VENDOR__BASE_URL": vendor_url,
+        "GATEWAY_INSTANCE_ID": topics.base,
+        "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(
+            ROOT / ".cache" / "bench" / f"{topics.base}.sqlite3"
+        ),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_OPS__PORT": str(free_port()),
+        "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
+        "GATEWAY_COMMANDS__MAX_IN_FLIGHT": str(in_flight),
+        "GATEWAY_VENDOR__MAX_CONNECTIONS": str(in_flight),
+        **extra,
+    }
 
 
 def _proc_usage(pid: int) -> tuple[float, int]:
@@ -389,7 +354,7 @@ async def produce_at_rate(
 
 
 async def wait_ready(
-    bootstrap: str, topics: Topics, vendor_url: str, proc: subprocess.Popen[bytes]
+    bootstrap: str, topics: CommandTopics, vendor_url: str, proc: subprocess.Popen[bytes]
 ) -> None:
     """One warm-up command through the SUT, so the run does not time its start-up."""
     warm = {"id": f"warmup-{uuid.uuid4().hex}", "type": "RoomList", "payload": {}}
@@ -420,6 +385,43 @@ def sut_pid(proc: subprocess.Popen[bytes]) -> int:
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     kids = children.read_text().split() if children.exists() else []
     return int(kids[0]) if kids else proc.pid
+
+
+@dataclass
+class SutRun:
+    """A SUT that ``running_sut`` started: its topics, its process, a collector of its results."""
+
+    topics: CommandTopics
+    proc: subprocess.Popen[bytes]
+    collector: ResultCollector
+
+
+@asynccontextmanager
+async def running_sut(
+    command: str, args: argparse.Namespace, vendor_url: str, **extra_env: str
+) -> AsyncIterator[SutRun]:
+    """Run ``command`` as the SUT on its own new topics (``args``: ``scenario_parser``'s
+    options; ``extra_env``: see ``sut_env``), past its warm-up command; then stop it.
+
+    The result collector is made but not started: the scenario starts it when its timing does.
+    """
+    topics = new_topics()
+    await topics.create(args.bootstrap, args.partitions)
+    env = sut_env(topics, args.bootstrap, vendor_url, args.in_flight, **extra_env)
+    proc = start_sut(command, env)
+    collector = ResultCollector(args.bootstrap, topics.results)
+    try:
+        await wait_ready(args.bootstrap, topics, vendor_url, proc)
+        yield SutRun(topics, proc, collector)
+    finally:
+        await collector.stop()
+        stop_sut(proc)
+
+
+async def clear_requests(vendor_url: str) -> None:
+    """Empty the simulator's request log (each SUT's run reads only its own requests)."""
+    async with httpx.AsyncClient(base_url=vendor_url) as sim:
+        (await sim.delete("/_sim/requests")).raise_for_status()
 
 
 async def request_log(vendor_url: str) -> list[dict[str, Any]]:
@@ -479,3 +481,43 @@ def summarise(
 
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
+
+
+def scenario_parser(
+    doc: str,
+    *,
+    keys: int | None = 1000,
+    keys_help: str | None = None,
+    quick_help: str | None = None,
+    suts: bool = False,
+) -> argparse.ArgumentParser:
+    """The options the commands scenarios share (the scenario adds its own): rooms (keys),
+    simulator latency, in-flight bound, partitions, bootstrap, ``--quick`` and, with ``suts``,
+    the extra systems under test (see ``systems_under_test``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=keys, help=keys_help)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    if suts:
+        parser.add_argument(
+            "--sut", action="append", default=[], help="extra SUT command (repeatable)"
+        )
+        parser.add_argument(
+            "--sut-name",
+            action="append",
+            default=[],
+            help="name of the n-th --sut in the report (default sutN), e.g. connect",
+        )
+    return parser
+
+
+def systems_under_test(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(name, command) of each SUT in run order: the baseline loop, the gateway, each --sut."""
+    extra = [
+        (args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}", command)
+        for i, command in enumerate(args.sut)
+    ]
+    return [("baseline", BASELINE_SUT), ("gateway", GATEWAY_SUT), *extra]

@@ -28,27 +28,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    BASELINE_SUT,
-    GATEWAY_SUT,
-    ResultCollector,
-    Topics,
     _proc_usage,
+    clear_requests,
     percentile,
     produce_at_rate,
     room_updates,
+    running_sut,
+    scenario_parser,
     seed_rooms,
     simulator,
-    start_sut,
-    stop_sut,
-    sut_env,
     sut_pid,
+    systems_under_test,
     vendor_times,
-    wait_ready,
 )
 from plotting import color, emit, figure, save
 
@@ -88,23 +82,17 @@ def _stats(
 async def run_sut(
     name: str, command: str, args: argparse.Namespace, vendor_url: str
 ) -> dict[str, Any]:
-    topics = Topics()
-    await topics.create(args.bootstrap, args.partitions)
-    async with httpx.AsyncClient(base_url=vendor_url) as sim:
-        await sim.delete("/_sim/requests")
-    proc = start_sut(command, sut_env(topics, args.bootstrap, vendor_url, args.in_flight))
-    collector = ResultCollector(args.bootstrap, topics.results)
+    await clear_requests(vendor_url)
     per_rate: list[tuple[float, dict[str, float], float, int]] = []
     rss = 0
-    try:
-        await wait_ready(args.bootstrap, topics, vendor_url, proc)
-        pid = sut_pid(proc)
-        await collector.start()
+    async with running_sut(command, args, vendor_url) as run:
+        pid = sut_pid(run.proc)
+        await run.collector.start()
         for rate in args.rates:
             commands = room_updates(round(rate * args.seconds), args.keys)
             cpu0, _ = _proc_usage(pid)
-            sent = await produce_at_rate(args.bootstrap, topics.commands, commands, rate)
-            missing = await collector.wait_for(list(sent), within=args.drain)
+            sent = await produce_at_rate(args.bootstrap, run.topics.commands, commands, rate)
+            missing = await run.collector.wait_for(list(sent), within=args.drain)
             cpu1, rss = _proc_usage(pid)
             per_rate.append((rate, sent, cpu1 - cpu0, missing))
             print(
@@ -113,12 +101,9 @@ async def run_sut(
                 flush=True,
             )
             await asyncio.sleep(args.pause)
-    finally:
-        await collector.stop()
-        stop_sut(proc)
     vendor_ms = await vendor_times(vendor_url)
     rates = [
-        _stats(rate, sent, collector.seen, vendor_ms, cpu, missing)
+        _stats(rate, sent, run.collector.seen, vendor_ms, cpu, missing)
         for rate, sent, cpu, missing in per_rate
     ]
     return {"sut": name, "rss_mb": round(rss / 2**20, 1), "rates": rates}
@@ -158,21 +143,13 @@ def plot(report: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scenario_parser(__doc__, quick_help="smoke run: 3 s per rate", suts=True)
     parser.add_argument("--rates", type=float, action="append", help="default 100, 500, 1000")
     parser.add_argument(
         "--seconds", type=float, default=None, help="per rate (default 10; quick 3)"
     )
-    parser.add_argument("--keys", type=int, default=1000)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--drain", type=float, default=120.0, help="max wait for a rate's results")
     parser.add_argument("--pause", type=float, default=2.0, help="idle seconds between rates")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s per rate")
-    parser.add_argument("--sut", action="append", default=[], help="extra SUT command (repeatable)")
-    parser.add_argument("--sut-name", action="append", default=[], help="name of the n-th --sut")
     args = parser.parse_args()
     args.rates = args.rates or [100.0, 500.0, 1000.0]
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
@@ -180,12 +157,9 @@ async def main() -> None:
     with simulator(latency_ms=args.latency_ms) as vendor_url:
         await seed_rooms(vendor_url, args.keys)
         runs = [
-            await run_sut("baseline", BASELINE_SUT, args, vendor_url),
-            await run_sut("gateway", GATEWAY_SUT, args, vendor_url),
+            await run_sut(name, command, args, vendor_url)
+            for name, command in systems_under_test(args)
         ]
-        for i, command in enumerate(args.sut):
-            name = args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}"
-            runs.append(await run_sut(name, command, args, vendor_url))
     by_name = {run["sut"]: {r["offered_per_s"]: r for r in run["rates"]} for run in runs}
     ratios = {}
     for rate in args.rates:

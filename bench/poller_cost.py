@@ -34,14 +34,12 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,6 +58,7 @@ from gateway.poller import (
     PollerState,
 )
 from gateway.settings import GatewaySettings, RateLimitSettings, VendorSettings
+from rigkit.topics import create_topics, unique_name
 
 
 class _AlwaysLeader:
@@ -137,15 +136,8 @@ async def _measure(
 
 
 async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, Any]]:
-    base = f"bench-poller-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(f"{base}.events", 3, 1), NewTopic(f"{base}.state", 1, 1)]
-        )
-    finally:
-        await admin.close()
+    base = unique_name("bench-poller")
+    await create_topics(bootstrap, [(f"{base}.events", 3), (f"{base}.state", 1)])
     lines = []
     with simulator(latency_ms=latency_ms) as url:
         started = time.perf_counter()

@@ -48,17 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import (
     GATEWAY_SUT,
-    ResultCollector,
-    Topics,
+    clear_requests,
     produce_commands,
     request_log,
     room_updates,
+    running_sut,
+    scenario_parser,
     seed_rooms,
     simulator,
-    start_sut,
-    stop_sut,
-    sut_env,
-    wait_ready,
 )
 from plotting import emit, figure, save
 
@@ -89,41 +86,31 @@ def busiest_window(monos: list[float], width: float) -> int:
 async def run_config(
     label: str, share: str, args: argparse.Namespace, vendor_url: str
 ) -> dict[str, Any]:
-    topics = Topics()
-    await topics.create(args.bootstrap, args.partitions)
-    env = sut_env(
-        topics,
-        args.bootstrap,
+    bursts: list[tuple[float, list[str]]] = []
+    async with running_sut(
+        GATEWAY_SUT,
+        args,
         vendor_url,
-        args.in_flight,
         GATEWAY_VENDOR__RATE_LIMIT__ENABLED="true",
         GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S=str(RATE),
         GATEWAY_VENDOR__RATE_LIMIT__BURST=str(BURST),
         GATEWAY_VENDOR__RATE_LIMIT__POLLER_SHARE=share,
-    )
-    proc = start_sut(GATEWAY_SUT, env)
-    collector = ResultCollector(args.bootstrap, topics.results)
-    bursts: list[tuple[float, list[str]]] = []
-    try:
-        await wait_ready(args.bootstrap, topics, vendor_url, proc)
+    ) as run:
         await asyncio.sleep(1.0)  # the limiter's burst refills after the warm-up
+        await clear_requests(vendor_url)
         async with httpx.AsyncClient(base_url=vendor_url) as sim:
-            (await sim.delete("/_sim/requests")).raise_for_status()
             (await sim.delete("/_sim/violations")).raise_for_status()
-        await collector.start()
+        await run.collector.start()
         t0 = time.monotonic()
         for k in range(args.bursts):
             await asyncio.sleep(max(0.0, t0 + k * args.every - time.monotonic()))
             commands = room_updates(args.burst_size, args.keys)
-            sent = await produce_commands(args.bootstrap, topics.commands, commands)
+            sent = await produce_commands(args.bootstrap, run.topics.commands, commands)
             bursts.append((min(sent.values()), list(sent)))
         every_id = [i for _, ids in bursts for i in ids]
-        missing = await collector.wait_for(every_id, within=args.drain)
+        missing = await run.collector.wait_for(every_id, within=args.drain)
         async with httpx.AsyncClient(base_url=vendor_url) as sim:
             violations = (await sim.get("/_sim/violations")).json()
-    finally:
-        await collector.stop()
-        stop_sut(proc)
     log = await request_log(vendor_url)
     by_cid = {e["params"].get("topic"): e for e in log if e["params"].get("topic")}
     monos = [e["mono"] for e in log]
@@ -144,9 +131,8 @@ async def run_config(
             }
         )
     total_inside = sum(b["steady_per_s"] * 1 for b in saturated) / max(1, len(saturated))
-    succeeded = sum(
-        1 for i in every_id if i in collector.seen and collector.seen[i][1]["status"] == "succeeded"
-    )
+    seen = run.collector.seen
+    succeeded = sum(1 for i in every_id if i in seen and seen[i][1]["status"] == "succeeded")
     timeline = [
         {"ts": b["ts"], "arrivals": b["arrivals"], "over_limit": b["over_limit"]}
         for b in violations["timeline"]
@@ -219,17 +205,11 @@ def plot(report: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scenario_parser(__doc__)
     parser.add_argument("--bursts", type=int, default=None, help="default 4; quick 2")
     parser.add_argument("--burst-size", type=int, default=None, help="default 400; quick 200")
     parser.add_argument("--every", type=float, default=None, help="s between bursts (4; quick 2)")
-    parser.add_argument("--keys", type=int, default=1000)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--drain", type=float, default=60.0)
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     args.bursts = args.bursts or (2 if args.quick else 4)
     args.burst_size = args.burst_size or (200 if args.quick else 400)

@@ -40,12 +40,12 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.webhooks.signature import signed_headers  # noqa: E402
+from rigkit.topics import create_topics  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bytes-0123456789abcd").decode()
 
@@ -61,17 +61,6 @@ def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    """Create the run's own topics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
-    await asyncio.sleep(1.0)  # leaders elected
 
 
 async def records_on(bootstrap: str, topic: str) -> int:
@@ -327,7 +316,8 @@ async def main(args: argparse.Namespace) -> None:
     gw_topic, gw_results = f"bench-wh-{run_id}.commands", f"bench-wh-{run_id}.results"
     base_topic, kafka_topic = f"bench-wh-{run_id}.baseline", f"bench-wh-{run_id}.kafka"
     await create_topics(
-        args.bootstrap, [gw_topic, gw_results, base_topic, kafka_topic], args.partitions
+        args.bootstrap,
+        [(t, args.partitions) for t in (gw_topic, gw_results, base_topic, kafka_topic)],
     )
     payloads = bodies(args.n)
 

@@ -9,16 +9,16 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from chaos.audit import Audit
-from chaos.kafkaio import Follower, create_topics
+from chaos.kafkaio import Follower
 from chaos.procs import Replica, Supervisor
 from chaos.services import kafka_bootstrap, redis_url
 from chaos.simctl import RATE_LIMIT, Sim, sim_process
+from rigkit.topics import create_topics, unique_name
 
 __all__ = ["poller_failover"]
 
@@ -81,7 +81,7 @@ async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audi
     audit = Audit("6 poller-failover", "poller leader SIGKILLed during a change burst")
     budget = FAILOVER_S + 3 * INTERVAL_S
     audit.budget_s = budget
-    base = f"chaos-poller-{uuid.uuid4().hex[:8]}"
+    base = unique_name("chaos-poller")
     await create_topics(kafka_bootstrap(), [(f"{base}.events", 3)])
     rooms = [f"66{i:09d}" for i in range(rooms_n)]
     with sim_process(latency_ms=5.0, log=logs / "simulator.log") as url:

@@ -1,4 +1,4 @@
-"""Kafka for the cases: topics, a paced load producer, and a read_committed follower that
+"""Kafka for the cases: a paced load producer, and a read_committed follower that
 keeps every record with its arrival time (it rides out a broker restart)."""
 
 from __future__ import annotations
@@ -8,82 +8,22 @@ import contextlib
 import json
 import logging
 import time
-import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 __all__ = [
-    "CaseTopics",
     "Follower",
     "LoadProducer",
     "Seen",
     "Sent",
-    "create_topics",
     "wait_group_members",
 ]
 
 log = logging.getLogger("chaos")
-
-
-@dataclass(frozen=True)
-class CaseTopics:
-    """A case's own topics and consumer group (names never reused across runs)."""
-
-    base: str
-
-    @classmethod
-    def fresh(cls, case: str) -> CaseTopics:
-        return cls(f"chaos-{case}-{uuid.uuid4().hex[:8]}")
-
-    @property
-    def commands(self) -> str:
-        return f"{self.base}.commands"
-
-    @property
-    def results(self) -> str:
-        return f"{self.base}.results"
-
-    @property
-    def dlq(self) -> str:
-        return f"{self.base}.dlq"
-
-    @property
-    def group(self) -> str:
-        return f"{self.base}.gateway"
-
-
-async def create_topics(
-    bootstrap: str, topics: Iterable[tuple[str, int]], within: float = 60
-) -> None:
-    """Create (name, partitions) topics and wait until every partition has a leader."""
-    wanted = list(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        response = await admin.create_topics([NewTopic(n, p, 1) for n, p in wanted])
-        for error in response.to_object()["topic_errors"]:
-            if error["error_code"] not in (0, 36):  # 36: already exists
-                raise RuntimeError(f"could not create {error['topic']}: {error}")
-        end = time.monotonic() + within
-        while True:
-            described = await admin.describe_topics([n for n, _ in wanted])
-            if all(
-                t["error_code"] == 0
-                and t["partitions"]
-                and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])
-                for t in described
-            ):
-                return
-            if time.monotonic() > end:
-                raise TimeoutError(f"topics without leaders after {within}s: {described}")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
 
 
 async def wait_group_members(bootstrap: str, group: str, members: int, within: float) -> bool:

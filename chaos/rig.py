@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from chaos.audit import Audit, duplicates, max_stall, rate_diagnostics
-from chaos.kafkaio import CaseTopics, Follower, LoadProducer, create_topics, wait_group_members
+from chaos.kafkaio import Follower, LoadProducer, wait_group_members
 from chaos.procs import Replica, Supervisor
 from chaos.services import kafka_bootstrap, redis_url
 from chaos.simctl import RATE_LIMIT, Sim, executed, sim_process
+from rigkit.topics import CommandTopics
 
 __all__ = ["CommandsRig", "RigConfig", "paced"]
 
@@ -61,7 +62,7 @@ class CommandsRig:
         self.config = config
         self.logs = logs
         self.bootstrap = kafka_bootstrap()
-        self.topics = CaseTopics.fresh(config.case)
+        self.topics = CommandTopics.fresh(f"chaos-{config.case}")
         self.replicas: list[Replica] = []
         self.supervisor: Supervisor | None = None
         self.follower: Follower | None = None
@@ -81,11 +82,7 @@ class CommandsRig:
         assert self.sim is not None
         return {
             "GATEWAY_INSTANCE_ID": instance,
-            "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
-            "GATEWAY_KAFKA__COMMANDS_TOPIC": self.topics.commands,
-            "GATEWAY_KAFKA__RESULTS_TOPIC": self.topics.results,
-            "GATEWAY_KAFKA__DLQ_TOPIC": self.topics.dlq,
-            "GATEWAY_KAFKA__CONSUMER_GROUP": self.topics.group,
+            **self.topics.kafka_env(self.bootstrap),
             "GATEWAY_VENDOR__BASE_URL": self.sim.url,
             "GATEWAY_VENDOR__READ_TIMEOUT_S": str(c.read_timeout_s),
             "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "true",
@@ -110,14 +107,7 @@ class CommandsRig:
 
     async def __aenter__(self) -> CommandsRig:
         try:
-            await create_topics(
-                self.bootstrap,
-                [
-                    (self.topics.commands, PARTITIONS),
-                    (self.topics.results, PARTITIONS),
-                    (self.topics.dlq, 1),
-                ],
-            )
+            await self.topics.create(self.bootstrap, PARTITIONS)
             self._sim_cm = sim_process(self.config.sim_latency_ms, self.logs / "simulator.log")
             url = self._sim_cm.__enter__()
             self.sim = Sim(url)

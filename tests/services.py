@@ -36,7 +36,6 @@ import os
 import tarfile
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Coroutine
 from io import BytesIO
@@ -44,8 +43,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import redis
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
+
+from rigkit.topics import create_topics, unique_name
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -406,7 +406,7 @@ def redis_url() -> str:
 
 def unique_topic(prefix: str = "test") -> str:
     """A topic name no other test (or earlier run against the same broker) uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return unique_name(prefix, 12)
 
 
 async def create_topic(
@@ -414,33 +414,7 @@ async def create_topic(
 ) -> str:
     """Create ``name`` (replication factor 1) and wait until every partition has a leader.
 
-    Gives up after ``within`` seconds.
-    An already existing topic is fine. Returns ``name``. Waiting for leaders matters:
-    a producer that races the topic's creation gets retriable errors and slow tests.
+    Gives up after ``within`` seconds. An already existing topic is fine. Returns ``name``.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(within * 1000))
-    await admin.start()
-    try:
-        response = await admin.create_topics([NewTopic(name, partitions, 1)])
-        for error in response.to_object()["topic_errors"]:
-            # 36 = TOPIC_ALREADY_EXISTS: fine, the caller just wants the topic to be there.
-            if error["error_code"] not in (0, 36):
-                raise RuntimeError(
-                    f"could not create topic {name!r}: error {error['error_code']} "
-                    f"{error['error_message']}"
-                )
-        deadline = time.monotonic() + within
-        while True:
-            (topic,) = await admin.describe_topics([name])
-            parts = topic["partitions"]
-            if (
-                topic["error_code"] == 0
-                and parts  # an existing topic may have another partition count: accept it
-                and all(p["error_code"] == 0 and p["leader"] >= 0 for p in parts)
-            ):
-                return name
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"topic {name!r} has no leader for every partition: {topic}")
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, [(name, partitions)], within=within)
+    return name

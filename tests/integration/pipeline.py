@@ -22,10 +22,9 @@ from gateway.settings import (
     RetrySettings,
     VendorSettings,
 )
-from tests.services import create_topic, unique_topic
+from rigkit.topics import CommandTopics
 
 __all__ = [
-    "Topics",
     "envelope",
     "gateway_settings",
     "make_topics",
@@ -36,30 +35,17 @@ __all__ = [
 ]
 
 
-class Topics:
-    """One test's own topic names and consumer group."""
-
-    def __init__(self, prefix: str) -> None:
-        base = unique_topic(prefix)
-        self.commands = f"{base}.commands"
-        self.results = f"{base}.results"
-        self.dlq = f"{base}.dlq"
-        self.group = f"{base}.gateway"
-
-
-async def make_topics(bootstrap: str, prefix: str, partitions: int = 4) -> Topics:
-    """Create the commands, results and DLQ topics of a test."""
-    topics = Topics(prefix)
-    await create_topic(bootstrap, topics.commands, partitions)
-    await create_topic(bootstrap, topics.results, partitions)
-    await create_topic(bootstrap, topics.dlq, 1)
+async def make_topics(bootstrap: str, prefix: str, partitions: int = 4) -> CommandTopics:
+    """Create one test's own commands, results and DLQ topics (and name its consumer group)."""
+    topics = CommandTopics.fresh(prefix, digits=12)
+    await topics.create(bootstrap, partitions)
     return topics
 
 
 def gateway_settings(
     bootstrap: str,
     vendor_url: str,
-    topics: Topics,
+    topics: CommandTopics,
     *,
     instance_id: str = "gw-test-1",
     rate_per_s: float | None = None,

@@ -54,8 +54,8 @@ class FlakyStore:
 
     async def forget_everything(self) -> None:
         """What a Redis restart without persistence does."""
-        await self.inner._db.execute("DELETE FROM idempotency")  # noqa: SLF001
-        await self.inner._db.commit()  # noqa: SLF001
+        await self.inner._db.execute("DELETE FROM idempotency")
+        await self.inner._db.commit()
 
 
 async def _handler(
@@ -93,7 +93,8 @@ async def test_failing_complete_is_retried_not_the_vendor_call(
     assert await _creates(sim) == 1
     replay = await handler.handle(command)
     await store.close()
-    assert replay.replayed and await _creates(sim) == 1
+    assert replay.replayed
+    assert await _creates(sim) == 1
 
 
 async def test_store_down_past_the_retry_window_publishes_and_a_rerun_reconciles(
@@ -112,7 +113,8 @@ async def test_store_down_past_the_retry_window_publishes_and_a_rerun_reconciles
     rerun = await handler.handle(command)
     await store.close()
     assert rerun.status == "succeeded"
-    assert rerun.result is not None and rerun.result["reconciled"] is True
+    assert rerun.result is not None
+    assert rerun.result["reconciled"] is True
     assert await _creates(sim) == 1
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.pipeline import Topics, envelope, make_topics, produce, read_results
+from rigkit.topics import CommandTopics
+from tests.integration.pipeline import envelope, make_topics, produce, read_results
 
 
 def _start_gateway(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -27,15 +28,11 @@ def _start_gateway(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _env(kafka: str, vendor: str, topics: Topics, tmp: Path) -> dict[str, str]:
+def _env(kafka: str, vendor: str, topics: CommandTopics, tmp: Path) -> dict[str, str]:
     return {
         **os.environ,
         "GATEWAY_INSTANCE_ID": "gw-crash",
-        "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": kafka,
-        "GATEWAY_KAFKA__COMMANDS_TOPIC": topics.commands,
-        "GATEWAY_KAFKA__RESULTS_TOPIC": topics.results,
-        "GATEWAY_KAFKA__DLQ_TOPIC": topics.dlq,
-        "GATEWAY_KAFKA__CONSUMER_GROUP": topics.group,
+        **topics.kafka_env(kafka),
         "GATEWAY_VENDOR__BASE_URL": vendor,
         "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
         "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(tmp / "idempotency.sqlite3"),

@@ -16,8 +16,8 @@ from gateway.app.embedded_simulator import free_port
 from gateway.app.webhooks_role import run_webhooks_role, webhooks_app
 from gateway.settings import GatewaySettings, VendorSettings, WebhookSettings
 from gateway.webhooks.signature import signed_headers
+from rigkit.topics import CommandTopics
 from tests.integration.pipeline import (
-    Topics,
     envelope,
     gateway_settings,
     make_topics,
@@ -34,7 +34,7 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"somebody-else-s-secret-0123456789")
 def webhook_settings(
     bootstrap: str,
     vendor_url: str,
-    topics: Topics,
+    topics: CommandTopics,
     *,
     instance_id: str = "wh-1",
     redis_url: str | None = None,

@@ -15,7 +15,7 @@ TP = TopicPartition("commands", 0)
 class _Consumer:
     """Just what ``assign`` touches: the coordinator's committed offset and seek."""
 
-    def __init__(self, committed: int | None | Exception) -> None:
+    def __init__(self, committed: int | Exception | None) -> None:
         self._committed = committed
         self.seeks: list[tuple[TopicPartition, int]] = []
 
@@ -32,7 +32,7 @@ def _engine(consumer: _Consumer, own: int | None) -> CommandConsumer:
     config = ConsumerConfig("commands", "results", "dlq", "group")
     engine = CommandConsumer(cast(Any, consumer), cast(Any, None), cast(Any, None), config)
     if own is not None:
-        engine._committed[TP] = own  # noqa: SLF001 - what an earlier flush recorded
+        engine._committed[TP] = own
     return engine
 
 
