@@ -105,7 +105,14 @@ def dlq_replay(
         )
     )
     typer.echo(
-        json.dumps({"read": report.read, "replayed": report.replayed, "reasons": report.reasons})
+        json.dumps(
+            {
+                "read": report.read,
+                "replayed": report.replayed,
+                "skipped": report.skipped,
+                "reasons": report.reasons,
+            }
+        )
     )
 
 

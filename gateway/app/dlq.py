@@ -2,8 +2,9 @@
 
 Records are read from the DLQ between two times (by Kafka timestamp, via offsets-for-times),
 their ``dlq-*`` headers dropped, and produced again to the commands topic with the original
-key, value and headers. Replaying is safe to repeat: a command's id is its default
-idempotency key, so a command that already has an outcome is answered from the store.
+key, value and headers (a record whose value was too large to keep is counted as skipped:
+its original is only at its source offset). Replaying is safe to repeat: a command's id is its
+default idempotency key, so a command that already has an outcome is answered from the store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.app.kafka import make_consumer, make_producer
+from gateway.messages.headers import DLQ_VALUE_OMITTED
 from gateway.settings import GatewaySettings
 
 __all__ = ["ReplayReport", "replay_dead_letters"]
@@ -25,6 +27,7 @@ class ReplayReport:
 
     read: int = 0
     replayed: int = 0
+    skipped: int = 0  # records whose value was too large to keep (dlq-value-omitted)
     reasons: dict[str, int] | None = None
 
 
@@ -91,7 +94,10 @@ async def replay_dead_letters(
                     reason = dict(record.headers).get("dlq-reason", b"?").decode("utf-8", "replace")
                     assert report.reasons is not None
                     report.reasons[reason] = report.reasons.get(reason, 0) + 1
-                    if producer is not None:
+                    if DLQ_VALUE_OMITTED in dict(record.headers):
+                        # Nothing to replay: the original is only at its source offset.
+                        report.skipped += 1
+                    elif producer is not None:
                         await producer.send(
                             kafka.commands_topic, record.value, key=record.key, headers=headers
                         )

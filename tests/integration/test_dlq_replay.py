@@ -39,3 +39,25 @@ async def test_replay_window_and_dry_run(kafka_bootstrap: str) -> None:
         (b"k2", b"not json"),
     ]
     assert all(dict(r.headers) == {"traceparent": b"00-aa-bb-01"} for r in back)
+
+
+async def test_dead_letter_without_its_value_is_skipped(kafka_bootstrap: str) -> None:
+    """A dead letter whose oversized value was left out is counted, not sent back empty."""
+    topics = await make_topics(kafka_bootstrap, "dlqomitted", partitions=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    await produce(
+        kafka_bootstrap,
+        topics.dlq,
+        [(b"k1", b""), (b"k2", b"not json")],
+        headers=[("dlq-reason", b"value is not JSON")],
+    )
+    await produce(
+        kafka_bootstrap, topics.dlq, [(b"k3", b"")], headers=[("dlq-value-omitted", b"1048000")]
+    )
+    settings = GatewaySettings(
+        kafka=KafkaSettings(
+            bootstrap_servers=kafka_bootstrap, commands_topic=topics.commands, dlq_topic=topics.dlq
+        )
+    )
+    report = await replay_dead_letters(settings, since)
+    assert (report.read, report.replayed, report.skipped) == (3, 2, 1)
