@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import platform
 import random
 import shutil
@@ -47,6 +48,11 @@ CASES: dict[str, tuple[Case, float, float]] = {
 }
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
+REPORT = ROOT / "docs" / "chaos.md"
+REPORT_PREFACE = """<!-- Written by `make chaos` (a full run of every case); do not edit. -->
+What each case does and what each column means: [`chaos/README.md`](../chaos/README.md).
+The replicas' logs stay in `chaos/results/logs/` of the machine that ran it.
+"""
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -115,10 +121,15 @@ async def main_async(args: argparse.Namespace) -> int:
     header = (
         f"# Chaos audit ({size})\n\n"
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{platform.processor() or platform.machine()}, seed {seed}, {total:.0f} s in total "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, seed {seed}, "
+        f"{total:.0f} s in total "
         f"({', '.join(f'{a.case} {a.seconds:.0f} s' for a in audits)})"
     )
     path = write_results(audits, args.out, header)
+    if not args.reduced and not args.case:
+        # A whole full run is the suite's report, kept with the benchmarks (make bench).
+        title, body = path.read_text(encoding="utf-8").split("\n", 1)
+        REPORT.write_text(f"{title}\n\n{REPORT_PREFACE}{body}", encoding="utf-8")
     print()
     print(render_table(audits))
     print(f"\nwritten: {path} and {path.with_suffix('.json')}")
