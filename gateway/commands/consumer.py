@@ -76,6 +76,7 @@ class ConsumerConfig:
     transactional: bool = True
     grace_period_s: float = 20.0
     revoke_grace_s: float = 5.0
+    stable_offsets_wait_s: float = 3.0
     result_prefix: str = "avd"
     source: str = "/vendor-gateway"
     max_processing_failures: int = 10
@@ -145,6 +146,32 @@ class CommandConsumer:
             log.info("starting %s at our own last commit %d (fetched %s)", tp, own, fetched)
             self._consumer.seek(tp, own)
 
+    async def _until_offsets_stable(self, partitions: set[TopicPartition]) -> None:
+        """Wait (bounded) until the group coordinator answers our last commits for ``partitions``.
+
+        A committed transaction's offsets become visible to an OffsetFetch only once its
+        markers are written, a moment after the commit returns. The next owner fetches right
+        after this revocation (or our leaving the group), and aiokafka cannot ask it to wait
+        for them (KIP-447 "require stable" needs OffsetFetch v7): an early fetch would return
+        the older offset and the new owner would publish those results again. So the old
+        owner waits here, before it lets the rebalance go on.
+        """
+        pending = {tp for tp in partitions if tp in self._committed}
+        deadline = time.monotonic() + self._config.stable_offsets_wait_s
+        while pending and time.monotonic() < deadline:
+            try:
+                for tp in list(pending):
+                    fetched = await self._consumer.committed(tp)
+                    if fetched is not None and fetched >= self._committed[tp]:
+                        pending.discard(tp)
+            except KafkaError as exc:
+                log.warning("reading committed offsets failed (%s)", type(exc).__name__)
+                return
+            if pending:
+                await asyncio.sleep(0.05)
+        if pending:
+            log.warning("committed offsets not visible yet for %s", sorted(map(str, pending)))
+
     async def revoke(self, partitions: set[TopicPartition]) -> None:
         """Lost partitions: short grace, commit what finished, abandon the rest."""
 
@@ -156,6 +183,7 @@ class CommandConsumer:
             await asyncio.wait_for(self._scheduler.wait(lost), self._config.revoke_grace_s)
         await self.flush()
         await self._scheduler.cancel(lost)
+        await self._until_offsets_stable(partitions)
         for tp in partitions:
             self._trackers.pop(tp, None)
             # Not ours any more: the new owner redoes these (replaying stored outcomes).
@@ -221,6 +249,7 @@ class CommandConsumer:
             await self._scheduler.cancel(lambda key: True)
         with contextlib.suppress(KafkaError):
             await self.flush()
+            await self._until_offsets_stable(set(self._trackers))
 
     # -- one record ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""A partition handed back to us never starts behind the transaction we committed ourselves."""
+"""Handing partitions over never re-reads offsets behind a transaction we committed ourselves."""
 
 from __future__ import annotations
 
@@ -15,21 +15,27 @@ TP = TopicPartition("commands", 0)
 class _Consumer:
     """Just what ``assign`` touches: the coordinator's committed offset and seek."""
 
-    def __init__(self, committed: int | Exception | None) -> None:
+    def __init__(self, committed: int | Exception | None, *later: int) -> None:
         self._committed = committed
+        self._later = list(later)  # what the next fetches answer (markers being written)
+        self.fetches = 0
         self.seeks: list[tuple[TopicPartition, int]] = []
 
     async def committed(self, tp: TopicPartition) -> int | None:
+        self.fetches += 1
         if isinstance(self._committed, Exception):
             raise self._committed
-        return self._committed
+        answer = self._committed
+        if self._later:
+            self._committed = self._later.pop(0)
+        return answer
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
 
 
-def _engine(consumer: _Consumer, own: int | None) -> CommandConsumer:
-    config = ConsumerConfig("commands", "results", "dlq", "group")
+def _engine(consumer: _Consumer, own: int | None, wait_s: float = 3.0) -> CommandConsumer:
+    config = ConsumerConfig("commands", "results", "dlq", "group", stable_offsets_wait_s=wait_s)
     engine = CommandConsumer(cast(Any, consumer), cast(Any, None), cast(Any, None), config)
     if own is not None:
         engine._committed[TP] = own
@@ -58,3 +64,22 @@ async def test_unreadable_group_offset_keeps_the_default_start() -> None:
     consumer = _Consumer(committed=KafkaConnectionError())
     await _engine(consumer, own=140).assign({TP})
     assert consumer.seeks == []
+
+
+async def test_revoking_waits_until_our_commit_is_visible() -> None:
+    """The coordinator answers the old offset twice, then ours: the handover waits for it."""
+    consumer = _Consumer(100, 100, 140)
+    await _engine(consumer, own=140)._until_offsets_stable({TP})
+    assert consumer.fetches == 3
+
+
+async def test_revoking_without_a_commit_of_ours_does_not_wait() -> None:
+    consumer = _Consumer(100)
+    await _engine(consumer, own=None)._until_offsets_stable({TP})
+    assert consumer.fetches == 0
+
+
+async def test_the_wait_is_bounded() -> None:
+    consumer = _Consumer(100)
+    await _engine(consumer, own=140, wait_s=0.2)._until_offsets_stable({TP})
+    assert 2 <= consumer.fetches <= 6
