@@ -37,7 +37,6 @@ __all__ = ["Account", "CommandHandler", "HandlerConfig"]
 log = logging.getLogger("gateway.commands")
 
 _UNSETTLED_MAX = 10_000
-_HEARTBEAT_STOP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +85,7 @@ class CommandHandler:
         self._downloads = downloads or httpx.AsyncClient(timeout=30.0)
         # Keys taken to the vendor whose outcome is not stored yet (LRU, bounded).
         self._unsettled: OrderedDict[str, None] = OrderedDict()
+        self._beats: set[asyncio.Task[None]] = set()
 
     async def handle(self, command: CommandEnvelope) -> ResultData:
         """Process one command; never raises for anything the command itself got wrong."""
@@ -256,15 +256,15 @@ class CommandHandler:
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, key: str, owner: str) -> AsyncIterator[None]:
-        # Stopped by an event, not by cancelling: redis-py's calls can swallow a cancel on
-        # Python 3.11 (asyncio.wait_for, cpython gh-86296), and a beat that never ends would
-        # hold the command, and its partition's results, forever.
-        stop = asyncio.Event()
+        # Stopped by a flag as well as by cancelling, and never awaited: redis-py's calls can
+        # swallow a cancel on Python 3.11 (asyncio.wait_for, cpython gh-86296), and awaiting a
+        # beat that then never ends would hold the command, and its partition, forever.
+        stopped = False
 
         async def beat() -> None:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._config.lease_s / 3)
+            while not stopped:
+                await asyncio.sleep(self._config.lease_s / 3)
+                if stopped:
                     return
                 try:
                     await self._store.renew(key, owner, self._config.lease_s)
@@ -272,13 +272,13 @@ class CommandHandler:
                     log.warning("renewing an idempotency claim failed (%s)", type(exc).__name__)
 
         task = asyncio.create_task(beat(), name=f"heartbeat:{owner}")
+        self._beats.add(task)  # asyncio keeps only weak references to tasks
+        task.add_done_callback(self._beats.discard)
         try:
             yield
         finally:
-            stop.set()
-            _, pending = await asyncio.wait({task}, timeout=_HEARTBEAT_STOP_S)
-            for late in pending:  # stuck in a store call: let it go, it ends on its own
-                late.cancel()
+            stopped = True
+            task.cancel()  # ends the sleep at once; a store call in progress ends at the flag
 
     async def _call(
         self,
