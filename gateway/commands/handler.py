@@ -178,11 +178,7 @@ class CommandHandler:
         claim = await self._claim_or_wait(command, endpoint, key, fp, owner)
         # A key this process already took to the vendor without storing the outcome (the store
         # failed, or lost the claim in a restart) is reconciled like a lapsed claim.
-        reclaimed = claim or key in self._unsettled
-        self._unsettled[key] = None
-        self._unsettled.move_to_end(key)
-        while len(self._unsettled) > _UNSETTLED_MAX:
-            self._unsettled.popitem(last=False)
+        reclaimed = self._mark_unsettled(key) or claim
         # If this is cancelled (shutdown, rebalance) before an outcome, whether the vendor was
         # called is unknown: the claim is left to lapse, and the next owner reconciles.
         async with self._heartbeat(key, owner):
@@ -192,6 +188,15 @@ class CommandHandler:
             )
         await self._store_outcome(command, key, owner, result)
         return result
+
+    def _mark_unsettled(self, key: str) -> bool:
+        """Note that ``key`` goes to the vendor; returns whether it went before, unsettled."""
+        seen = key in self._unsettled
+        self._unsettled[key] = None
+        self._unsettled.move_to_end(key)
+        if len(self._unsettled) > _UNSETTLED_MAX:
+            self._unsettled.popitem(last=False)
+        return seen
 
     async def _store_outcome(
         self, command: CommandEnvelope, key: str, owner: str, result: ResultData
