@@ -10,11 +10,12 @@ the DLQ: no result could be correlated); an envelope with an id but something wr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.errors import GatewayError
 from gateway.messages.headers import CE_PREFIX, CONTENT_TYPE
@@ -26,6 +27,11 @@ __all__ = [
     "field_errors",
     "parse_command",
 ]
+
+
+# An RFC 3339 / ISO 8601 date and time. Pydantic alone would also take numbers and numeric
+# strings ("-1") as Unix times: a producer bug that would then fail as an expired deadline.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 class CommandEnvelope(BaseModel):
@@ -45,6 +51,15 @@ class CommandEnvelope(BaseModel):
     account: str = Field(
         "default", min_length=1, max_length=128, description="which vendor account"
     )
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline_is_a_timestamp(cls, value: Any) -> Any:
+        if value is None or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or not _TIMESTAMP.match(value):
+            raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-11-27T12:00:00Z")
+        return value
 
     @property
     def effective_idempotency_key(self) -> str:

@@ -59,3 +59,18 @@ def test_three_shapes_parse_to_the_same_command() -> None:
     )
     binary = parse_command(b"{}", [*BINARY, ("ce_id", b"c3")])
     assert plain == structured == binary
+
+
+@pytest.mark.parametrize("deadline", ["-1", "+1", "0", 1795800000, "2026-11-27", "tomorrow", []])
+def test_a_deadline_that_is_no_timestamp_is_rejected(deadline: object) -> None:
+    """Numbers and numeric strings would parse as Unix times and fail as expired: rejected."""
+    body = {"id": "c1", "type": "RoomList", "payload": {}, "deadline": deadline}
+    with pytest.raises(InvalidEnvelopeError) as raised:
+        parse_command(json.dumps(body).encode())
+    assert [f["field"] for f in raised.value.fields] == ["deadline"]
+
+
+@pytest.mark.parametrize("deadline", ["2026-11-27T12:00:00Z", "2026-11-27T12:00:00.5+01:00"])
+def test_rfc3339_deadlines_are_accepted(deadline: str) -> None:
+    body = {"id": "c1", "type": "RoomList", "payload": {}, "deadline": deadline}
+    assert parse_command(json.dumps(body).encode()).deadline is not None
