@@ -105,25 +105,41 @@ async def kafka_restart(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     rig = CommandsRig(config, logs)
     timings: dict[str, float] = {}
     try:
-        async with rig:
-            load = asyncio.create_task(rig.send_commands(plan.commands, plan.rate))
-            await asyncio.sleep(plan.restart_at_s)
-            timings["stop_s"] = await asyncio.to_thread(run_script, "scripts/kafka.sh", "stop")
-            await asyncio.sleep(plan.down_s)
-            timings["start_s"] = await asyncio.to_thread(run_script, "scripts/kafka.sh", "start")
-            await load
-            ended = await rig.wait_results(within=config.budget_s + 90)
-            await rig.audit(audit, ended)
+        wait_s = config.budget_s + 90
+        await _restart_under_load(rig, audit, plan, "scripts/kafka.sh", wait_s, timings)
     finally:
         await _ensure_kafka()
     audit.notes += rig.exit_notes()
     audit.details["restart"] = timings
     audit.notes.append(
-        f"broker down {timings.get('stop_s', 0) + plan.down_s + timings.get('start_s', 0):.1f} s "
-        f"(stop {timings.get('stop_s', 0):.1f} s, start until ready "
-        f"{timings.get('start_s', 0):.1f} s); load {plan.rate:.0f}/s"
+        f"broker down {_down_s(timings, plan):.1f} s (stop {timings.get('stop_s', 0):.1f} s, "
+        f"start until ready {timings.get('start_s', 0):.1f} s); load {plan.rate:.0f}/s"
     )
     return audit
+
+
+async def _restart_under_load(
+    rig: CommandsRig,
+    audit: Audit,
+    plan: RestartPlan,
+    script: str,
+    wait_s: float,
+    timings: dict[str, float],
+) -> None:
+    """Load, ``script stop`` and ``start`` in its middle, then the results and the audit."""
+    async with rig:
+        load = asyncio.create_task(rig.send_commands(plan.commands, plan.rate))
+        await asyncio.sleep(plan.restart_at_s)
+        timings["stop_s"] = await asyncio.to_thread(run_script, script, "stop")
+        await asyncio.sleep(plan.down_s)
+        timings["start_s"] = await asyncio.to_thread(run_script, script, "start")
+        await load
+        ended = await rig.wait_results(within=wait_s)
+        await rig.audit(audit, ended)
+
+
+def _down_s(timings: dict[str, float], plan: RestartPlan) -> float:
+    return timings.get("stop_s", 0) + plan.down_s + timings.get("start_s", 0)
 
 
 async def _ensure_kafka() -> None:
@@ -145,22 +161,15 @@ async def redis_restart(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     rig = CommandsRig(config, logs)
     timings: dict[str, float] = {}
     try:
-        async with rig:
-            load = asyncio.create_task(rig.send_commands(plan.commands, plan.rate))
-            await asyncio.sleep(plan.restart_at_s)
-            timings["stop_s"] = await asyncio.to_thread(run_script, "scripts/redis.sh", "stop")
-            await asyncio.sleep(plan.down_s)
-            timings["start_s"] = await asyncio.to_thread(run_script, "scripts/redis.sh", "start")
-            await load
-            ended = await rig.wait_results(within=config.budget_s + 60)
-            await rig.audit(audit, ended)
+        wait_s = config.budget_s + 60
+        await _restart_under_load(rig, audit, plan, "scripts/redis.sh", wait_s, timings)
     finally:
         if not redis_ready():
             await asyncio.to_thread(run_script, "scripts/redis.sh", "start")
     audit.notes += rig.exit_notes()
     audit.details["restart"] = timings
     audit.notes.append(
-        f"Redis down {timings.get('stop_s', 0) + plan.down_s + timings.get('start_s', 0):.1f} s "
+        f"Redis down {_down_s(timings, plan):.1f} s "
         f"(no persistence: idempotency claims and rate-limit state are gone after the start); "
         f"load {plan.rate:.0f}/s"
     )

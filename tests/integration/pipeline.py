@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -81,16 +81,24 @@ def gateway_settings(
     )
 
 
+Role = Callable[[GatewaySettings, asyncio.Event], Awaitable[None]]
+
+
 @asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[asyncio.Task[None]]:
-    """Run the commands role in this process for the duration of the block."""
+async def running_role(role: Role, settings: GatewaySettings) -> AsyncIterator[asyncio.Task[None]]:
+    """Run a role in this process for the duration of the block, then stop it gracefully."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_commands_role(settings, stop))
+    task = asyncio.create_task(role(settings, stop))
     try:
         yield task
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+def running_gateway(settings: GatewaySettings) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+    """Run the commands role in this process for the duration of the block."""
+    return running_role(run_commands_role, settings)
 
 
 def envelope(command_type: str, payload: dict[str, Any], **fields: Any) -> dict[str, Any]:

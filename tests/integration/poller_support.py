@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from gateway.settings import (
     RetrySettings,
     VendorSettings,
 )
+from tests.integration.pipeline import running_role
 from tests.services import create_topic, unique_topic
 
 __all__ = [
@@ -130,16 +131,9 @@ def poller_env(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
-@asynccontextmanager
-async def running_poller(settings: GatewaySettings) -> AsyncIterator[asyncio.Task[None]]:
+def running_poller(settings: GatewaySettings) -> AbstractAsyncContextManager[asyncio.Task[None]]:
     """Run the poller role in this process for the duration of the block."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_poller_role(settings, stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    return running_role(run_poller_role, settings)
 
 
 class EventReader:
