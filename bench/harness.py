@@ -157,6 +157,9 @@ def sut_env(
         **os.environ,
         **topics.kafka_env(bootstrap),
         "GATEWAY_VENDOR__BASE_URL": vendor_url,
+        # The simulator's demo account (the gateway has no default keys).
+        "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",
+        "GATEWAY_VENDOR__SECRET_KEY": "demo_secret",
         "GATEWAY_INSTANCE_ID": topics.base,
         "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(
             ROOT / ".cache" / "bench" / f"{topics.base}.sqlite3"

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import simulator
 
+from gateway.app.embedded_simulator import simulator_vendor
 from gateway.app.poller_role import build_poller_client
 from gateway.commands.retry import RetryPolicy
 from gateway.poller import (
@@ -57,7 +58,7 @@ from gateway.poller import (
     PollerConfig,
     PollerState,
 )
-from gateway.settings import GatewaySettings, RateLimitSettings, VendorSettings
+from gateway.settings import GatewaySettings, RateLimitSettings
 from rigkit.topics import create_topics, unique_name
 
 
@@ -145,7 +146,7 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, 
         populate_s = time.perf_counter() - started
         settings = GatewaySettings(
             instance_id=base,
-            vendor=VendorSettings(base_url=url, rate_limit=RateLimitSettings(enabled=False)),
+            vendor=simulator_vendor(url, rate_limit=RateLimitSettings(enabled=False)),
         )
         client = build_poller_client(settings, settings.vendor, None)
         retry = RetryPolicy(3, 0.05, 0.5)

@@ -329,6 +329,9 @@ async def main(args: argparse.Namespace) -> None:
         "GATEWAY_KAFKA__RESULTS_TOPIC": gw_results,
         "GATEWAY_WEBHOOKS__PORT": str(port),
         "GATEWAY_WEBHOOKS__SECRETS": SECRET,
+        # No vendor is called here, but `gateway run` needs keys: the simulator's demo pair.
+        "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",
+        "GATEWAY_VENDOR__SECRET_KEY": "demo_secret",
         "GATEWAY_WEBHOOKS__CLIENT_RATE_PER_S": "1000000",
         "GATEWAY_WEBHOOKS__CLIENT_BURST": "1000000",
         "GATEWAY_OPS__ENABLED": "false",

@@ -32,6 +32,8 @@ def _env(base: str, name: str, vendor_url: str) -> dict[str, str]:
         "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap(),
         "GATEWAY_KAFKA__EVENTS_TOPIC": f"{base}.events",
         "GATEWAY_VENDOR__BASE_URL": vendor_url,
+        "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",  # the simulator's demo account
+        "GATEWAY_VENDOR__SECRET_KEY": "demo_secret",
         "GATEWAY_VENDOR__READ_TIMEOUT_S": "5",
         "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "true",
         "GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S": str(RATE_LIMIT["rate_per_s"]),

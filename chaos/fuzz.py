@@ -206,6 +206,24 @@ def _huge_record(kind: str, ident: str, text: str, size: int) -> Malformed:
     return Malformed("huge garbage", "dlq", ident, value, None)
 
 
+def _deep(ident: str, rng: random.Random) -> Malformed:
+    """JSON nested far deeper than any command (README "Bad input"): readable but over the
+    gateway's depth limit, a rejected result under its id; too deep for a JSON parser (1,000+
+    levels), a dead letter. Either way at once, never retried as an infrastructure fault."""
+    parsable = rng.random() < 0.5
+    depth = rng.randint(100, 800) if parsable else rng.randint(1_000, 50_000)
+    opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}")])
+    nested = opener * depth + b"1" + closer * depth
+    if rng.random() < 0.5:  # in the payload
+        value = b'{"id":' + _dumps(ident) + b',"type":"RoomCreate","payload":{"topic":' + nested
+        value += b"}}"
+    else:  # in a binary CloudEvent's data
+        headers = [("ce_id", ident.encode()), ("ce_type", b"RoomList"), ("ce_specversion", b"1.0")]
+        return Malformed("deeply nested JSON", "rejected", ident, nested, _example(keys), headers)
+    expect = "rejected" if parsable else "dlq"
+    return Malformed("deeply nested JSON", expect, ident, value, _example(keys))
+
+
 def _ce_binary(ident: str, rng: random.Random) -> Malformed:
     """Binary-mode CloudEvents with a usable ce_id but everything else broken."""
     headers = [("ce_id", ident.encode())]
@@ -271,6 +289,7 @@ BUILDERS: list[tuple[Builder, float]] = [
     (_unknown_type, 10),
     (_bad_payload, 10),
     (_huge, 0.5),
+    (_deep, 2),
     (_ce_binary, 10),
     (_ce_binary_without_id, 3),
     (_ce_structured, 6),

@@ -84,6 +84,8 @@ class CommandsRig:
             "GATEWAY_INSTANCE_ID": instance,
             **self.topics.kafka_env(self.bootstrap),
             "GATEWAY_VENDOR__BASE_URL": self.sim.url,
+            "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",  # the simulator's demo account
+            "GATEWAY_VENDOR__SECRET_KEY": "demo_secret",
             "GATEWAY_VENDOR__READ_TIMEOUT_S": str(c.read_timeout_s),
             "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "true",
             "GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S": str(RATE_LIMIT["rate_per_s"]),

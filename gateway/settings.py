@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -88,14 +90,15 @@ class RateLimitSettings(_Frozen):
 
 
 class VendorSettings(_Frozen):
-    """The vendor account the gateway calls (the simulator's demo account by default)."""
+    """The vendor account the gateway calls. The keys have no defaults: ``gateway run`` refuses
+    to start without them (the simulator, the demo and the tests pass the simulator's)."""
 
     base_url: str = Field("http://127.0.0.1:9610", description="vendor server root (no /sdkapi/v2)")
-    access_key: SecretStr = Field(
-        SecretStr("demo_access"), description="vendor access key (secret)"
+    access_key: SecretStr | None = Field(
+        None, description="vendor access key (secret); required by gateway run"
     )
-    secret_key: SecretStr = Field(
-        SecretStr("demo_secret"), description="vendor secret key (secret)"
+    secret_key: SecretStr | None = Field(
+        None, description="vendor secret key (secret); required by gateway run"
     )
     # The vendor does not document the token's lifetime: None keeps it until refused (40003).
     token_ttl_s: float | None = Field(
@@ -131,6 +134,11 @@ class IdempotencySettings(_Frozen):
     lease_s: float = Field(
         30.0, gt=0, description="an in-flight claim lapses this long after its last heartbeat"
     )
+    purge_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="sqlite backend: how often expired outcomes are deleted and the file shrunk",
+    )
 
 
 class CommandsSettings(_Frozen):
@@ -160,17 +168,74 @@ class CommandsSettings(_Frozen):
     upload_source_max_bytes: int = Field(
         50 * 1024 * 1024, ge=0, description="largest file FileUpload streams from source_url"
     )
+    # FileUpload.source_url is a server-side fetch (SSRF): off unless hosts are allowed, https
+    # only, never to a private address, at most upload_concurrency at once.
+    upload_source_hosts: Annotated[list[str], NoDecode] = Field(
+        [],
+        description=(
+            "hosts FileUpload may fetch source_url from: names, *.domain (its subdomains) or *"
+            " (any public host); space/comma-separated or a JSON list; empty: source_url refused"
+        ),
+    )
+    upload_source_allow_http: bool = Field(
+        False, description="let source_url use plain http (default: https only)"
+    )
+    upload_source_allow_private: bool = Field(
+        False,
+        description=(
+            "let source_url reach loopback, private and link-local addresses (tests and local"
+            " development only: never in a cluster)"
+        ),
+    )
+    upload_source_timeout_s: float = Field(
+        60.0, gt=0, description="longest a source_url download may take (the deadline also caps it)"
+    )
+    upload_concurrency: int = Field(
+        2, ge=1, description="FileUploads from source_url downloading or uploading at once"
+    )
+    upload_spool_dir: str | None = Field(
+        None,
+        description=(
+            "directory source_url downloads are spooled to (up to upload_concurrency x"
+            " upload_source_max_bytes); unset: the system temporary directory"
+        ),
+    )
+
+    @field_validator("upload_source_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else re.split(r"[\s,]+", text)
+        if isinstance(value, list | tuple):
+            return [
+                h.strip().lower().rstrip(".") for h in value if isinstance(h, str) and h.strip()
+            ]
+        return value
+
+    @field_validator("upload_source_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            name = host.removeprefix("*.")
+            if host != "*" and not re.fullmatch(r"[a-z0-9_.:\[\]-]+", name):
+                raise ValueError(f"not a host name, *.domain or *: {host!r}")
+        return value
 
 
 class RedisSettings(_Frozen):
     """Redis, for stores and limits shared by replicas; unset means in-process only."""
 
-    url: str | None = Field(None, description="redis://host:port/db; unset: in-process only")
+    url: SecretStr | None = Field(
+        None,
+        description="redis://[:password@]host:port/db; unset: in-process only (secret: it may"
+        " hold the password)",
+    )
     password: SecretStr | None = Field(None, description="Redis password (secret)")
 
 
 class WebhookSettings(_Frozen):
-    """The webhooks role: the signed HTTP ingress for commands, health, readiness, metrics."""
+    """The webhooks role: the signed HTTP ingress for commands (and /healthz)."""
 
     # A rejected secret must not end up in the error message that reports it (built alone,
     # or inside GatewaySettings, which hides inputs too).
@@ -183,8 +248,15 @@ class WebhookSettings(_Frozen):
     secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description=(
-            "Standard Webhooks signing secrets (whsec_<base64>), several at once while rotating;"
-            " space/comma-separated or a JSON list (secret)"
+            "Standard Webhooks signing secrets (whsec_<base64>, at least 24 key bytes), each its"
+            " own sender (id key-<hash>); space/comma-separated or a JSON list (secret)"
+        ),
+    )
+    senders: Annotated[dict[str, list[SecretStr]], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            'named senders and their signing secrets: JSON {"name": "whsec_..." or a list}'
+            " or name=whsec_... items; a name given twice has both secrets (rotation) (secret)"
         ),
     )
     tolerance_s: float = Field(
@@ -195,25 +267,48 @@ class WebhookSettings(_Frozen):
         ge=1,
         description="largest request body; keep below Kafka's max message size (1 MiB by default)",
     )
-    client_rate_per_s: float = Field(
-        50.0, gt=0, description="requests per second one client address may make (per replica)"
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="a request body not received in full within this time gets 408"
     )
-    client_burst: int = Field(100, ge=1, description="requests one client may make at once")
+    client_rate_per_s: float = Field(
+        50.0, gt=0, description="requests per second one signed sender may make (per replica)"
+    )
+    client_burst: int = Field(100, ge=1, description="requests one signed sender may make at once")
+    failed_auth_rate_per_s: float = Field(
+        1.0,
+        gt=0,
+        description="unsigned or wrongly signed requests per second one client address may make",
+    )
+    failed_auth_burst: int = Field(
+        10,
+        ge=1,
+        description="unsigned or wrongly signed requests one client address may make at once",
+    )
     wait_max_s: float = Field(
         30.0, ge=0, description="longest ?wait= honoured on POST /v1/commands"
+    )
+    max_waiters: int = Field(
+        256,
+        ge=0,
+        description="requests waiting (?wait=) at once; beyond it a POST answers 202 at once",
+    )
+    limit_concurrency: int = Field(
+        1000, ge=1, description="connections and requests at once; beyond it uvicorn answers 503"
     )
     publish_timeout_s: float = Field(
         10.0, gt=0, description="answer 503 when Kafka has not taken a command within this time"
     )
     results_index_size: int = Field(
-        10_000, ge=1, description="results kept in memory for GET /v1/commands/{id}"
-    )
-    readiness_timeout_s: float = Field(
-        3.0, gt=0, description="time each /readyz check (broker, vendor token) may take"
+        10_000,
+        ge=1,
+        description="results kept in memory (by sender and id) for GET /v1/commands/{id}",
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
-        description="proxies trusted to name the client in X-Forwarded-For (comma-separated, or *)",
+        description=(
+            "proxies (IP addresses or CIDRs, comma-separated) trusted to name the client in"
+            " X-Forwarded-For; empty: none"
+        ),
     )
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="time to finish open requests on SIGTERM"
@@ -235,23 +330,98 @@ class WebhookSettings(_Frozen):
     @classmethod
     def _check_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
         for number, secret in enumerate(value, 1):
-            raw = secret.get_secret_value()
-            body = raw.removeprefix("whsec_")
-            try:
-                key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                key = b""
-            if not raw.startswith("whsec_") or not key:
-                # Names the position only: the value is a secret.
-                raise ValueError(f"webhook secret #{number} is not whsec_<base64>")
+            _webhook_key(secret.get_secret_value(), f"webhook secret #{number}")
         return value
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _split_senders(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                value = json.loads(text)
+            else:
+                pairs: dict[str, list[str]] = {}
+                for item in text.replace(",", " ").split():
+                    name, sep, secret = item.partition("=")
+                    if not sep or not secret.startswith("whsec_"):
+                        raise ValueError("a sender item is not name=whsec_<base64>")
+                    pairs.setdefault(name, []).append(secret)
+                return pairs
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str | SecretStr) else v for k, v in value.items()}
+        return value
+
+    @field_validator("senders")
+    @classmethod
+    def _check_senders(cls, value: dict[str, list[SecretStr]]) -> dict[str, list[SecretStr]]:
+        # Senders are named by position: a misplaced secret could stand where the name goes.
+        for position, (name, secrets) in enumerate(value.items(), 1):
+            if not _SENDER_NAME.fullmatch(name) or name.startswith(("key-", "whsec_")):
+                raise ValueError(
+                    f"the name of sender #{position} must be 1 to 64 of A-Z a-z 0-9 . _ - and"
+                    " not start with key- or whsec_"
+                )
+            if not secrets:
+                raise ValueError(f"sender #{position} has no secret")
+            for number, secret in enumerate(secrets, 1):
+                _webhook_key(secret.get_secret_value(), f"secret #{number} of sender #{position}")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "forwarded_allow_ips lists IP addresses or CIDRs (no '*': with it any client"
+                    " could name itself in X-Forwarded-For)"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_sender_per_secret(self) -> WebhookSettings:
+        seen: set[bytes] = set()
+        keys = [s.get_secret_value() for s in self.secrets]
+        keys += [s.get_secret_value() for secrets in self.senders.values() for s in secrets]
+        for raw in keys:
+            key = _webhook_key(raw, "a webhook secret")
+            if key in seen:
+                raise ValueError("the same webhook secret is given twice (one secret, one sender)")
+            seen.add(key)
+        return self
+
+
+#: Standard Webhooks secrets are 24 to 64 random bytes; a shorter key is refused at load.
+WEBHOOK_KEY_MIN_BYTES = 24
+_SENDER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _webhook_key(raw: str, what: str) -> bytes:
+    """The key bytes of a ``whsec_<base64>`` secret; errors name ``what``, never the value."""
+    body = raw.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not raw.startswith("whsec_") or not key:
+        raise ValueError(f"{what} is not whsec_<base64>")
+    if len(key) < WEBHOOK_KEY_MIN_BYTES:
+        raise ValueError(f"{what} has fewer than {WEBHOOK_KEY_MIN_BYTES} key bytes")
+    return key
 
 
 class OpsSettings(_Frozen):
     """The operations endpoint every `gateway run` process serves (/healthz, /readyz, /metrics)."""
 
     enabled: bool = Field(True, description="serve the operations endpoint")
-    host: str = Field("0.0.0.0", description="address of the operations endpoint")  # noqa: S104
+    host: str = Field(
+        "127.0.0.1", description="address of the operations endpoint (0.0.0.0 in a container)"
+    )
     port: int = Field(9464, ge=1, le=65535, description="port of the operations endpoint")
 
 
@@ -352,6 +522,19 @@ class GatewaySettings(BaseSettings):
     def account(self, name: str) -> VendorSettings | None:
         """The settings of vendor account ``name`` ("default" is ``vendor``)."""
         return self.vendor if name == "default" else self.accounts.get(name)
+
+    def missing_vendor_keys(self) -> list[str]:
+        """The environment variables of vendor keys that are not set, every account's."""
+        missing = []
+        configured = {"VENDOR": self.vendor} | {
+            f"ACCOUNTS__{name.upper()}": vendor for name, vendor in self.accounts.items()
+        }
+        for prefix, vendor in configured.items():
+            for field in ("access_key", "secret_key"):
+                value = getattr(vendor, field)
+                if value is None or not value.get_secret_value():
+                    missing.append(f"GATEWAY_{prefix}__{field.upper()}")
+        return missing
 
     @classmethod
     def settings_customise_sources(

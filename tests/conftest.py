@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from gateway.app.embedded_simulator import embedded_simulator, simulator_process
+from gateway.app.embedded_simulator import embedded_simulator, simulator_process, simulator_vendor
 from gateway.app.vendor import build_vendor_client
-from gateway.settings import VendorSettings
 from gateway.vendor import VendorClient
 from tests.services import kafka_bootstrap, redis_url  # noqa: F401  (fixtures)
 
@@ -32,7 +31,7 @@ async def sim(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def vendor_client(simulator_url: str, sim: httpx.AsyncClient) -> AsyncIterator[VendorClient]:
     """The real vendor client talking HTTP to the (freshly reset) simulator."""
-    client = build_vendor_client(VendorSettings(base_url=simulator_url))
+    client = build_vendor_client(simulator_vendor(simulator_url))
     yield client
     await client.aclose()
 

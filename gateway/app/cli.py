@@ -32,6 +32,15 @@ def run(
     if any(r not in ROLES for r in roles):
         raise typer.BadParameter(f"unknown role {role!r}; choose all or one of {', '.join(ROLES)}")
     settings = GatewaySettings()
+    missing = settings.missing_vendor_keys()
+    if missing:
+        # No defaults for secrets: a gateway must not start on the simulator's demo keys.
+        typer.echo(
+            f"gateway run: the vendor keys are not set: {', '.join(missing)}"
+            " (no defaults; for the simulator use demo_access / demo_secret)",
+            err=True,
+        )
+        raise typer.Exit(2)
     json_lines = None if settings.log_format == "auto" else settings.log_format == "json"
     configure_logging(settings.log_level, json_lines)
     configure_tracing("vendor-gateway")
@@ -141,7 +150,12 @@ def simulator(
     port: Annotated[int, typer.Option(help="port to listen on")] = 9610,
 ) -> None:
     """Run the vendor simulator (settings: GATEWAY_SIMULATOR_*)."""
-    from gateway.simulator import SimulatorSettings, serve
+    try:
+        from gateway.simulator import SimulatorSettings, serve
+    except ImportError:
+        # The production image leaves the simulator out (Dockerfile: target simulator has it).
+        typer.echo("the vendor simulator is not installed in this image", err=True)
+        raise typer.Exit(2) from None
 
     serve(SimulatorSettings(host=host, port=port))
 

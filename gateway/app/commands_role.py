@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from contextlib import AsyncExitStack
@@ -14,12 +15,25 @@ from gateway.app.kafka import make_consumer, make_producer
 from gateway.commands.consumer import CommandConsumer, ConsumerConfig
 from gateway.commands.handler import CommandHandler, HandlerConfig
 from gateway.commands.retry import RetryPolicy
+from gateway.commands.upload import SourcePolicy, UploadSources
 from gateway.idempotency import IdempotencyStore
 from gateway.idempotency.redis_store import RedisIdempotencyStore
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.settings import GatewaySettings
+from gateway.telemetry.metrics import (
+    IDEMPOTENCY_PURGED,
+    IDEMPOTENCY_STORE_BYTES,
+    IDEMPOTENCY_VOLUME_AVAILABLE_BYTES,
+    IDEMPOTENCY_VOLUME_BYTES,
+)
 
-__all__ = ["open_redis", "open_store", "run_commands_role"]
+__all__ = [
+    "maintain_sqlite_store",
+    "open_redis",
+    "open_store",
+    "run_commands_role",
+    "upload_source_policy",
+]
 
 log = logging.getLogger("gateway.app")
 
@@ -29,7 +43,21 @@ def open_redis(settings: GatewaySettings) -> Redis | None:
     if settings.redis.url is None:
         return None
     password = settings.redis.password.get_secret_value() if settings.redis.password else None
-    return Redis.from_url(settings.redis.url, password=password)
+    return Redis.from_url(settings.redis.url.get_secret_value(), password=password)
+
+
+def upload_source_policy(settings: GatewaySettings) -> SourcePolicy:
+    """Which FileUpload source_url the gateway fetches (none unless hosts are configured)."""
+    cmd = settings.commands
+    return SourcePolicy(
+        hosts=tuple(cmd.upload_source_hosts),
+        allow_http=cmd.upload_source_allow_http,
+        allow_private=cmd.upload_source_allow_private,
+        max_bytes=cmd.upload_source_max_bytes,
+        timeout_s=cmd.upload_source_timeout_s,
+        concurrency=cmd.upload_concurrency,
+        spool_dir=cmd.upload_spool_dir,
+    )
 
 
 async def open_store(settings: GatewaySettings, redis: Redis | None) -> IdempotencyStore:
@@ -37,8 +65,33 @@ async def open_store(settings: GatewaySettings, redis: Redis | None) -> Idempote
     if settings.idempotency.backend == "redis":
         if redis is None:
             raise ValueError("idempotency backend redis needs GATEWAY_REDIS__URL")
-        return RedisIdempotencyStore(redis)
+        return RedisIdempotencyStore(redis, retention_s=settings.idempotency.retention_s)
     return await SqliteIdempotencyStore.open(settings.idempotency.sqlite_path)
+
+
+async def maintain_sqlite_store(
+    store: SqliteIdempotencyStore, retention_s: float, interval_s: float, stop: asyncio.Event
+) -> None:
+    """Until ``stop``: purge expired records and shrink the file now and every ``interval_s``,
+    and publish the store's size (an alert watches it: docs/operations.md)."""
+    while not stop.is_set():
+        try:
+            done = await store.maintain(retention_s)
+        except Exception as exc:  # a busy or failing disk: claims will say so; try again later
+            log.warning("idempotency store maintenance failed: %r", exc)
+        else:
+            IDEMPOTENCY_PURGED.inc(done.purged)
+            IDEMPOTENCY_STORE_BYTES.set(done.size_bytes)
+            IDEMPOTENCY_VOLUME_BYTES.set(done.volume_size_bytes)
+            IDEMPOTENCY_VOLUME_AVAILABLE_BYTES.set(done.volume_available_bytes)
+            if done.purged:
+                log.info(
+                    "idempotency store: purged %d expired records, %d bytes",
+                    done.purged,
+                    done.size_bytes,
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
 
 
 async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> None:
@@ -50,9 +103,32 @@ async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> N
         store = await open_store(settings, redis)
         if settings.idempotency.backend != "redis":
             stack.push_async_callback(store.close)
+        if isinstance(store, SqliteIdempotencyStore):
+            # Redis expires its keys itself; the SQLite file must be purged by us.
+            maintenance_stop = asyncio.Event()
+            maintenance = asyncio.create_task(
+                maintain_sqlite_store(
+                    store,
+                    settings.idempotency.retention_s,
+                    settings.idempotency.purge_interval_s,
+                    maintenance_stop,
+                ),
+                name="idempotency-maintenance",
+            )
+
+            async def stop_maintenance() -> None:
+                maintenance_stop.set()
+                await maintenance
+
+            stack.push_async_callback(stop_maintenance)
         accounts = build_accounts(settings, redis)
         for account in accounts.values():
             stack.push_async_callback(account.client.aclose)
+        # FileUpload.source_url: the download client lives as long as the role.
+        uploads = UploadSources(upload_source_policy(settings))
+        stack.push_async_callback(uploads.aclose)
+        if uploads.policy.hosts:
+            uploads.check_spool()
         handler = CommandHandler(
             accounts,
             store,
@@ -68,8 +144,9 @@ async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> N
                 lease_s=settings.idempotency.lease_s,
                 retention_s=settings.idempotency.retention_s,
                 upload_inline_max=settings.commands.upload_inline_max_bytes,
-                upload_source_max=settings.commands.upload_source_max_bytes,
+                upload_source=uploads.policy,
             ),
+            uploads,
         )
         kafka, cmd = settings.kafka, settings.commands
         client_id = f"{kafka.client_id}-{settings.instance_id}"

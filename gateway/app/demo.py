@@ -21,12 +21,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from gateway.app.commands_role import run_commands_role
-from gateway.app.embedded_simulator import embedded_simulator
+from gateway.app.embedded_simulator import embedded_simulator, simulator_vendor
 from gateway.settings import (
     GatewaySettings,
     IdempotencySettings,
     KafkaSettings,
-    VendorSettings,
 )
 
 __all__ = ["run_demo"]
@@ -177,7 +176,7 @@ async def run_demo(vendor_url: str | None = None, bootstrap: str = "127.0.0.1:90
         settings = GatewaySettings(
             instance_id=f"demo-{run}",
             kafka=kafka,
-            vendor=VendorSettings(base_url=vendor_url),
+            vendor=simulator_vendor(vendor_url),
             idempotency=IdempotencySettings(sqlite_path=f".cache/demo/{run}.sqlite3"),
         )
         stop = asyncio.Event()

@@ -14,13 +14,38 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
 
+from gateway.settings import VendorSettings
 from gateway.simulator import SimulatorSettings, create_app
 
-__all__ = ["embedded_simulator", "free_port", "simulator_process"]
+__all__ = [
+    "SIMULATOR_KEYS_ENV",
+    "embedded_simulator",
+    "free_port",
+    "simulator_process",
+    "simulator_vendor",
+]
+
+# The simulator's demo account (its own defaults). The gateway has no default keys: whatever
+# runs it against the simulator (demo, tests, bench, chaos) passes these.
+_SIM_ACCESS_KEY = str(SimulatorSettings.model_fields["access_key"].default)
+_SIM_SECRET_KEY = SimulatorSettings.model_fields["secret_key"].default.get_secret_value()
+
+#: The environment of a ``gateway run`` against the simulator's demo account.
+SIMULATOR_KEYS_ENV = {
+    "GATEWAY_VENDOR__ACCESS_KEY": _SIM_ACCESS_KEY,
+    "GATEWAY_VENDOR__SECRET_KEY": _SIM_SECRET_KEY,
+}
+
+
+def simulator_vendor(base_url: str, **settings: Any) -> VendorSettings:
+    """Vendor settings for the simulator at ``base_url``, on its demo account."""
+    keys = {"access_key": _SIM_ACCESS_KEY, "secret_key": _SIM_SECRET_KEY}
+    return VendorSettings.model_validate({"base_url": base_url, **keys, **settings})
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -13,6 +13,11 @@ def build_vendor_client(
     settings: VendorSettings, limiter: RateLimiter | None = None, user_agent: str | None = None
 ) -> VendorClient:
     """A VendorClient on its own pooled httpx client, configured from ``settings``."""
+    if settings.access_key is None or settings.secret_key is None:
+        raise ValueError(
+            "vendor access_key and secret_key are not set (GATEWAY_VENDOR__ACCESS_KEY,"
+            " GATEWAY_VENDOR__SECRET_KEY, or GATEWAY_ACCOUNTS__<NAME>__...): they have no defaults"
+        )
     http = build_http_client(
         settings.base_url,
         HttpLimits(

@@ -1,10 +1,17 @@
-"""Wiring of the webhooks role: producer, the one results reader, replay guard, readiness
-checks and the Starlette app, served by uvicorn until stopped.
+"""Wiring of the webhooks role: producer, the one results reader, replay guard, the senders'
+keys and the Starlette app, served by uvicorn until stopped (readiness and metrics are on the
+operations port, :mod:`gateway.app.ops_server`).
 
 :func:`webhooks_app` builds the app with everything it needs started (tests and the bench
 drive it in-process); :func:`run_webhooks_role` serves it. The results reader is positioned
 at the end of the results topic before the app exists, so no request can produce a command
 whose result the reader could miss.
+
+The client address (which keys only the budget of requests failing authentication) comes
+from X-Forwarded-For only when the peer is one of ``GATEWAY_WEBHOOKS__FORWARDED_ALLOW_IPS``
+(addresses or CIDRs): uvicorn's ProxyHeadersMiddleware, added here rather than by uvicorn so
+the in-process app behaves the same, then takes the right-most address that is no trusted
+proxy. uvicorn bounds connections and requests at once (``limit_concurrency``; 503 beyond).
 """
 
 from __future__ import annotations
@@ -13,30 +20,23 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.app.accounts import build_limiter
 from gateway.app.commands_role import open_redis
 from gateway.app.kafka import make_consumer, make_producer
-from gateway.app.vendor import build_vendor_client
-from gateway.ratelimit import Lane, request_budget
 from gateway.settings import GatewaySettings
 from gateway.webhooks.clientrate import ClientRateLimiter
 from gateway.webhooks.follower import follow_results, position_results
 from gateway.webhooks.ingress import CommandIngress, IngressConfig
-from gateway.webhooks.openapi import openapi_document
 from gateway.webhooks.publisher import KafkaCommandPublisher
-from gateway.webhooks.readiness import run_checks
 from gateway.webhooks.replay import InProcessReplayGuard, RedisReplayGuard, ReplayGuard
 from gateway.webhooks.results import ResultBoard
-from gateway.webhooks.routes import create_app
+from gateway.webhooks.routes import client_address_middleware, create_app
 from gateway.webhooks.signature import Verifier
 
 __all__ = ["run_webhooks_role", "webhooks_app"]
@@ -57,11 +57,18 @@ async def webhooks_app(
 ) -> AsyncIterator[Starlette]:
     """The ingress app, its Kafka clients started and its results reader running."""
     wh, kafka = settings.webhooks, settings.kafka
-    if not wh.secrets:
+    verifier = Verifier.from_senders(
+        {name: [s.get_secret_value() for s in group] for name, group in wh.senders.items()},
+        [s.get_secret_value() for s in wh.secrets],
+        wh.tolerance_s,
+    )
+    if not verifier.keys:
         log.warning(
-            "no webhook secret is configured (GATEWAY_WEBHOOKS__SECRETS): "
-            "every POST /v1/commands will be refused with 401"
+            "no webhook secret is configured (GATEWAY_WEBHOOKS__SENDERS or __SECRETS): "
+            "every request to /v1/commands will be refused with 401"
         )
+    else:
+        log.info("webhook senders: %s", ", ".join(sorted({k.sender for k in verifier.keys})))
     async with AsyncExitStack() as stack:
         redis = open_redis(settings)
         if redis is not None:
@@ -74,7 +81,9 @@ async def webhooks_app(
         results = make_consumer(kafka, client_id=client_id, group_id=None)
         await results.start()
         stack.push_async_callback(results.stop)
-        board = ResultBoard(wh.results_index_size)
+        board = ResultBoard(wh.results_index_size, wh.max_waiters)
+        # Read the most recent results back: each names its sender, so GET answers them after a
+        # restart, and on every replica, to that sender alone.
         await position_results(results, kafka.results_topic, read_back=wh.results_index_size)
         stop_reading = asyncio.Event()
         reader = asyncio.create_task(
@@ -86,36 +95,24 @@ async def webhooks_app(
             await reader
 
         stack.push_async_callback(stop_reader)
-        # Readiness asks for a token through the account's limiter, on the low-priority lane.
-        vendor = build_vendor_client(
-            settings.vendor, build_limiter("default", settings.vendor.rate_limit, redis)
-        )
-        stack.push_async_callback(vendor.aclose)
         publisher = KafkaCommandPublisher(producer, kafka.commands_topic, wh.publish_timeout_s)
-
-        async def vendor_token() -> None:
-            with request_budget(Lane.POLLER, time.time() + wh.readiness_timeout_s):
-                await vendor.tokens.get()
-
-        async def readiness() -> tuple[bool, dict[str, str]]:
-            checks = {"broker": publisher.ready, "vendor": vendor_token}
-            return await run_checks(checks, wh.readiness_timeout_s)
-
         replay: ReplayGuard = RedisReplayGuard(redis) if redis else InProcessReplayGuard()
         ingress = CommandIngress(
-            Verifier.from_secrets((s.get_secret_value() for s in wh.secrets), wh.tolerance_s),
+            verifier,
             replay,
             publisher,
             board,
             ClientRateLimiter(wh.client_rate_per_s, wh.client_burst),
-            IngressConfig(max_body_bytes=wh.max_body_bytes, wait_max_s=wh.wait_max_s),
+            IngressConfig(
+                max_body_bytes=wh.max_body_bytes,
+                wait_max_s=wh.wait_max_s,
+                body_timeout_s=wh.body_timeout_s,
+            ),
+            failed_auth=ClientRateLimiter(wh.failed_auth_rate_per_s, wh.failed_auth_burst),
         )
         yield create_app(
             ingress,
-            readiness,
-            openapi_document(),
-            metrics_app=make_asgi_app(),
-            middleware=middleware,
+            middleware=[client_address_middleware(wh.forwarded_allow_ips), *middleware],
         )
 
 
@@ -129,8 +126,8 @@ def _server(settings: GatewaySettings, app: Starlette) -> uvicorn.Server:
             lifespan="off",
             log_config=None,  # uvicorn's records go through the gateway's (redacting) handler
             access_log=False,  # gateway_webhook_requests_total and spans cover each request
-            proxy_headers=True,
-            forwarded_allow_ips=wh.forwarded_allow_ips,
+            proxy_headers=False,  # the app's own ProxyHeadersMiddleware (see the docstring)
+            limit_concurrency=wh.limit_concurrency,
             timeout_graceful_shutdown=math.ceil(wh.shutdown_grace_s),
         )
     )

@@ -14,19 +14,28 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
-import httpx
 import tenacity
 from pydantic import ValidationError
 
 from gateway.commands.reconcile import RECONCILERS
 from gateway.commands.retry import RetryPolicy
-from gateway.commands.upload import FileUploadPayload, UploadSourceError, build_upload_request
+from gateway.commands.upload import (
+    FileUploadPayload,
+    PendingUpload,
+    SourcePolicy,
+    UploadSlotTimeoutError,
+    UploadSourceError,
+    UploadSources,
+    prepare_upload,
+)
 from gateway.errors import GatewayError
 from gateway.idempotency import ClaimState, IdempotencyStore, fingerprint, scope_key
 from gateway.messages.envelope import CommandEnvelope, field_errors
+from gateway.messages.masking import mask_result_data
 from gateway.messages.results import ErrorInfo, ResultData, VendorStatus
 from gateway.ratelimit import Lane, RateLimitDeadlineError, RateLimiter, request_budget
 from gateway.vendor import BY_COMMAND, Endpoint, VendorClient, VendorRequest
@@ -56,7 +65,8 @@ class HandlerConfig:
     lease_s: float = 30.0
     retention_s: float = 86400.0
     upload_inline_max: int = 512 * 1024
-    upload_source_max: int = 50 * 1024 * 1024
+    # FileUpload.source_url: off unless the policy allows hosts
+    upload_source: SourcePolicy = field(default_factory=SourcePolicy)
     store_retry_s: float = 30.0  # how long to retry storing an outcome after a vendor call
 
 
@@ -76,27 +86,37 @@ class CommandHandler:
         store: IdempotencyStore,
         retry: RetryPolicy,
         config: HandlerConfig,
-        downloads: httpx.AsyncClient | None = None,
+        uploads: UploadSources | None = None,
     ) -> None:
         self._accounts = accounts
         self._store = store
         self._retry = retry
         self._config = config
-        self._downloads = downloads or httpx.AsyncClient(timeout=30.0)
+        # The source_url fetcher: the composition root's (it closes it), or one of our own.
+        self._owns_uploads = uploads is None
+        self._uploads = uploads or UploadSources(config.upload_source)
         # Keys taken to the vendor whose outcome is not stored yet (LRU, bounded).
         self._unsettled: OrderedDict[str, None] = OrderedDict()
         self._beats: set[asyncio.Task[None]] = set()
 
-    async def handle(self, command: CommandEnvelope) -> ResultData:
-        """Process one command; never raises for anything the command itself got wrong."""
+    async def handle(self, command: CommandEnvelope, sender: str | None = None) -> ResultData:
+        """Process one command; never raises for anything the command itself got wrong.
+
+        ``sender``: the webhook sender the command came through, if any; its idempotency keys
+        are its own (two senders reusing an id never share an outcome)."""
         started = time.perf_counter()
         try:
-            result = await self._handle(command)
+            result = await self._handle(command, sender)
         except _Outcome as done:
             result = done.result
         return result.model_copy(
             update={"duration_ms": round((time.perf_counter() - started) * 1000, 3)}
         )
+
+    async def aclose(self) -> None:
+        """Close what the handler made itself (the source_url client, unless given one)."""
+        if self._owns_uploads:
+            await self._uploads.aclose()
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -122,7 +142,7 @@ class CommandHandler:
         error = ErrorInfo(error_class=error_class, message=message, fields=fields)
         return _Outcome(self._result(command, endpoint, status="rejected", error=error))
 
-    async def _handle(self, command: CommandEnvelope) -> ResultData:
+    async def _handle(self, command: CommandEnvelope, sender: str | None) -> ResultData:
         endpoint = BY_COMMAND.get(command.type)
         if endpoint is None:
             raise self._reject(
@@ -137,20 +157,19 @@ class CommandHandler:
         if command.expired():
             raise self._expired(command, endpoint, "before the vendor was called")
         if endpoint.kind == "query":
-            return await self._call(command, endpoint, account, request, reclaimed=False)
-        return await self._mutation(command, endpoint, account, request)
+            async with self._prepared(command, endpoint, request, None) as ready:
+                return await self._call(command, endpoint, account, ready, reclaimed=False)
+        return await self._mutation(command, endpoint, account, request, sender)
 
     async def _request(
         self, command: CommandEnvelope, endpoint: Endpoint[Any, Any]
-    ) -> VendorRequest:
+    ) -> VendorRequest | PendingUpload:
+        """The validated request; nothing is fetched here (a source_url waits for the claim)."""
         try:
             if command.type == "FileUpload":
                 payload = FileUploadPayload.model_validate(command.payload)
-                return await build_upload_request(
-                    payload,
-                    self._downloads,
-                    self._config.upload_inline_max,
-                    self._config.upload_source_max,
+                return prepare_upload(
+                    payload, self._config.upload_source, self._config.upload_inline_max
                 )
             request: VendorRequest = endpoint.request_model.model_validate(command.payload)
             return request
@@ -163,28 +182,76 @@ class CommandHandler:
                 field_errors(exc, "payload."),
             ) from None
         except UploadSourceError as exc:
-            raise self._reject(command, endpoint, "InvalidPayload", str(exc)) from None
+            raise self._reject(
+                command,
+                endpoint,
+                "InvalidPayload",
+                str(exc),
+                [{"field": f"payload.{exc.field}", "reason": str(exc)}],
+            ) from None
+
+    @contextlib.asynccontextmanager
+    async def _prepared(
+        self,
+        command: CommandEnvelope,
+        endpoint: Endpoint[Any, Any],
+        request: VendorRequest | PendingUpload,
+        claim: tuple[str, str] | None,
+    ) -> AsyncIterator[VendorRequest]:
+        """The request ready to send: a source_url file is fetched here, in an upload slot held
+        until the vendor call is over, and deleted after it. If the fetch fails the vendor is
+        not called, so the idempotency ``claim`` (key, owner) is released, not completed."""
+        if not isinstance(request, PendingUpload):
+            yield request
+            return
+        deadline = _deadline(command)
+        try:
+            async with self._uploads.slot(deadline):
+                file = await self._uploads.fetch(request.url, deadline)
+                with file:
+                    yield request.request(file)
+        except (UploadSlotTimeoutError, UploadSourceError) as exc:
+            if claim is not None:
+                await self._release(*claim)
+            if isinstance(exc, UploadSlotTimeoutError):
+                raise _Outcome(
+                    self._failed(command, endpoint, "DeadlineExpired", str(exc), attempts=0)
+                ) from None
+            raise _Outcome(
+                self._failed(command, endpoint, "UploadSourceError", str(exc), attempts=0)
+            ) from None
+
+    async def _release(self, key: str, owner: str) -> None:
+        try:
+            await self._store.release(key, owner)
+        except Exception as exc:  # the claim lapses on its own after its lease
+            log.warning("releasing an idempotency claim failed (%s)", type(exc).__name__)
 
     async def _mutation(
         self,
         command: CommandEnvelope,
         endpoint: Endpoint[Any, Any],
         account: Account,
-        request: VendorRequest,
+        request: VendorRequest | PendingUpload,
+        sender: str | None,
     ) -> ResultData:
-        key = scope_key(command.account, command.effective_idempotency_key)
+        key = scope_key(command.account, command.effective_idempotency_key, sender)
         fp = fingerprint(command.type, command.payload)
         owner = f"{self._config.owner}/{command.id}"
         claim = await self._claim_or_wait(command, endpoint, key, fp, owner)
-        # A key this process already took to the vendor without storing the outcome (the store
-        # failed, or lost the claim in a restart) is reconciled like a lapsed claim.
-        reclaimed = self._mark_unsettled(key) or claim
         # If this is cancelled (shutdown, rebalance) before an outcome, whether the vendor was
         # called is unknown: the claim is left to lapse, and the next owner reconciles.
-        async with self._heartbeat(key, owner):
+        async with (
+            self._heartbeat(key, owner),
+            # A source_url is fetched only now, under the claim: a replay never fetches.
+            self._prepared(command, endpoint, request, (key, owner)) as ready,
+        ):
+            # A key this process already took to the vendor without storing the outcome (the
+            # store failed, or lost the claim in a restart) is reconciled like a lapsed claim.
+            reclaimed = self._mark_unsettled(key) or claim
             probed = await self._probe(command, endpoint, account) if reclaimed else None
             result = probed or await self._call(
-                command, endpoint, account, request, reclaimed=reclaimed
+                command, endpoint, account, ready, reclaimed=reclaimed
             )
         await self._store_outcome(command, key, owner, result)
         return result
@@ -207,7 +274,10 @@ class CommandHandler:
         If the store stays down, the result is still published; the key stays in
         ``_unsettled`` so that a rerun in this process reconciles instead of calling again.
         """
-        stored = result.model_dump(mode="json", exclude={"duration_ms", "replayed"})
+        # Masked like the published event: the store never holds a vendor secret either.
+        stored = mask_result_data(result).model_dump(
+            mode="json", exclude={"duration_ms", "replayed"}
+        )
         try:
             async for attempt in tenacity.AsyncRetrying(
                 stop=tenacity.stop_after_delay(self._config.store_retry_s),
@@ -412,6 +482,14 @@ class CommandHandler:
             error=ErrorInfo(error_class=error_class, message=message),
             attempts=attempts,
         )
+
+
+def _deadline(command: CommandEnvelope) -> float | None:
+    """The command's deadline as a Unix time (a naive deadline is UTC, as in ``expired``)."""
+    if command.deadline is None:
+        return None
+    deadline = command.deadline
+    return (deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)).timestamp()
 
 
 def _error_info(exc: GatewayError) -> ErrorInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,8 +14,10 @@ from gateway.messages.headers import (
     DLQ_SOURCE_PARTITION,
     DLQ_SOURCE_TOPIC,
     DLQ_VALUE_OMITTED,
+    SENDER,
     TRACEPARENT,
 )
+from gateway.messages.masking import mask_result_data
 from gateway.messages.results import ErrorInfo, ResultData, result_event, result_event_bytes
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "dead_letter",
     "record_bytes",
     "result_record",
+    "sender_of",
     "traceparent_of",
 ]
 
@@ -64,6 +68,19 @@ def traceparent_of(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
     return None
 
 
+# What a sender id looks like (the ingress's key-<hash> or a configured sender name).
+_SENDER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def sender_of(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
+    """The webhook sender a record came from, if the ingress stamped one (ill-formed: none)."""
+    for name, value in headers:
+        if name.lower() == SENDER and value:
+            sender = value.decode("ascii", errors="replace")
+            return sender if _SENDER_ID.fullmatch(sender) else None
+    return None
+
+
 def result_record(
     topic: str,
     key: bytes | None,
@@ -72,12 +89,18 @@ def result_record(
     prefix: str,
     source: str,
     traceparent: str | None,
+    sender: str | None = None,
 ) -> Outbound:
-    """A result CloudEvent under the command's key, carrying its trace context on."""
-    event = result_event(data, prefix=prefix, source=source, traceparent=traceparent)
+    """A result CloudEvent under the command's key, carrying its trace context and its
+    webhook sender on; vendor secrets in the answer (a SIP account's password, a token) are
+    masked first."""
+    data = mask_result_data(data)
+    event = result_event(data, prefix=prefix, source=source, traceparent=traceparent, sender=sender)
     headers: Headers = [(CONTENT_TYPE, b"application/cloudevents+json; charset=utf-8")]
     if traceparent:
         headers.append((TRACEPARENT, traceparent.encode("ascii")))
+    if sender:
+        headers.append((SENDER, sender.encode("ascii")))
     record = Outbound(topic, key, result_event_bytes(event), headers)
     if record_bytes(record) <= MAX_RECORD_BYTES:
         return record
@@ -96,7 +119,9 @@ def result_record(
             ),
         }
     )
-    event = result_event(compact, prefix=prefix, source=source, traceparent=traceparent)
+    event = result_event(
+        compact, prefix=prefix, source=source, traceparent=traceparent, sender=sender
+    )
     record = Outbound(topic, key, result_event_bytes(event), headers)
     if record_bytes(record) > MAX_RECORD_BYTES:
         raise RecordTooLargeError("even the compact result exceeds the record limit")

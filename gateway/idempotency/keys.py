@@ -10,8 +10,11 @@ from typing import Any
 __all__ = ["fingerprint", "scope_key"]
 
 
-def scope_key(account: str, idempotency_key: str) -> str:
-    """Keys are scoped per vendor account (CONTRACT.md)."""
+def scope_key(account: str, idempotency_key: str, sender: str | None = None) -> str:
+    """Keys are scoped per vendor account (CONTRACT.md), and per webhook sender for commands
+    that came through the ingress (one sender cannot replay or block another's key)."""
+    if sender:
+        return f"{account}\x1f{sender}\x1e{idempotency_key}"
     return f"{account}\x1f{idempotency_key}"
 
 

@@ -2,8 +2,10 @@
 
 Each key is a Redis hash; ``claim``, ``renew``, ``complete`` and ``release`` are Lua scripts,
 so each check-and-set is atomic on the server. Outcomes expire with ``PEXPIRE`` (retention);
-in-flight claims carry their lease time, and the hash itself expires a while after the lease
-so abandoned claims do not pile up.
+in-flight claims carry their lease time, and the hash itself expires a full retention after
+the lease: a command redelivered after a crash and a long outage (minutes, hours) must still
+find the dead owner's claim and be reconciled, not look new and call the vendor again.
+Abandoned claims are gone after lease + retention, so they do not pile up either.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from gateway.idempotency.store import Claim, ClaimState
 
 __all__ = ["RedisIdempotencyStore"]
 
-# KEYS[1] = key; ARGV = fingerprint, owner, lease_ms. Server time, so replicas' clocks don't matter.
+# KEYS[1] = key; ARGV = fingerprint, owner, lease_ms, retention_ms. Server time, so replicas'
+# clocks don't matter.
 _CLAIM = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
@@ -26,7 +29,7 @@ local function take(reclaimed)
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'in_flight', 'owner', ARGV[2],
              'lease_until', now + tonumber(ARGV[3]))
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 10)
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
   return {'claimed', reclaimed, ARGV[2]}
 end
 if #h == 0 then return take('0') end
@@ -40,14 +43,14 @@ if tonumber(r.lease_until) > now then return {'in_flight', '0', r.owner} end
 return take('1')
 """
 
-# KEYS[1] = key; ARGV = owner, lease_ms
+# KEYS[1] = key; ARGV = owner, lease_ms, retention_ms
 _RENEW = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'in_flight' then return 0 end
 redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
 return 1
 """
 
@@ -72,9 +75,14 @@ return redis.call('DEL', KEYS[1])
 class RedisIdempotencyStore:
     """Idempotency keys in Redis, safe for several gateway replicas."""
 
-    def __init__(self, redis: Redis, prefix: str = "gw:idem:") -> None:
+    def __init__(
+        self, redis: Redis, prefix: str = "gw:idem:", retention_s: float = 86400.0
+    ) -> None:
+        """``retention_s``: how long an in-flight claim outlives its lease (the outcome
+        retention), so that a lapsed claim is reconciled however late its command returns."""
         self._redis = redis
         self._prefix = prefix
+        self._retention_ms = int(retention_s * 1000)
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
         self._complete = redis.register_script(_COMPLETE)
@@ -85,7 +93,8 @@ class RedisIdempotencyStore:
 
     async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
         reply = await self._claim(
-            keys=[self._key(key)], args=[fingerprint, owner, int(lease_s * 1000)]
+            keys=[self._key(key)],
+            args=[fingerprint, owner, int(lease_s * 1000), self._retention_ms],
         )
         state, reclaimed, holder = (_text(x) for x in reply[:3])
         if state == "done":
@@ -93,7 +102,11 @@ class RedisIdempotencyStore:
         return Claim(ClaimState(state), reclaimed=reclaimed == "1", owner=holder or None)
 
     async def renew(self, key: str, owner: str, lease_s: float) -> bool:
-        return bool(await self._renew(keys=[self._key(key)], args=[owner, int(lease_s * 1000)]))
+        return bool(
+            await self._renew(
+                keys=[self._key(key)], args=[owner, int(lease_s * 1000), self._retention_ms]
+            )
+        )
 
     async def complete(
         self, key: str, owner: str, outcome: dict[str, Any], retention_s: float

@@ -1,5 +1,10 @@
 """SQLite idempotency store: a file, for a single gateway instance (the default).
 
+Retention: ``maintain`` (run periodically by the commands role) deletes outcomes past their
+retention and in-flight claims whose lease lapsed more than a retention ago, then hands the
+freed pages back to the file system (``auto_vacuum=INCREMENTAL``), so the file stays about as
+large as one retention's worth of keys.
+
 aiosqlite runs the connection on its own thread. Each claim is one ``BEGIN IMMEDIATE``
 transaction; an asyncio lock keeps the tasks of this process from interleaving statements
 on the one connection (a statement issued while another task's transaction is open would
@@ -9,9 +14,12 @@ join it), and SQLite's own locking keeps other processes out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,10 @@ import aiosqlite
 
 from gateway.idempotency.store import Claim, ClaimState
 
-__all__ = ["SqliteIdempotencyStore"]
+__all__ = ["Maintenance", "SqliteIdempotencyStore"]
+
+# PRAGMA auto_vacuum values.
+_INCREMENTAL = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -35,13 +46,29 @@ CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires_at);
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """What one ``maintain`` pass did, and the store's size after it."""
+
+    purged: int  # rows deleted
+    size_bytes: int  # the database file and its write-ahead log
+    volume_size_bytes: int  # the file system the store lives on (0 for :memory:)
+    volume_available_bytes: int
+
+
 class SqliteIdempotencyStore:
     """Idempotency keys in one SQLite file."""
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        clock: Callable[[], float] = time.time,
+        path: Path | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._path = path
 
     @classmethod
     async def open(
@@ -51,10 +78,17 @@ class SqliteIdempotencyStore:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path), isolation_level=None)
+        async with db.execute("PRAGMA auto_vacuum") as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] != _INCREMENTAL:
+            # Takes effect on a new file at once; an existing one (made before this setting)
+            # is rebuilt once by VACUUM, which must run outside WAL mode's open transactions.
+            await db.execute(f"PRAGMA auto_vacuum={_INCREMENTAL}")
+            await db.execute("VACUUM")
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.executescript(_SCHEMA)
-        return cls(db, clock)
+        return cls(db, clock, None if str(path) == ":memory:" else Path(path))
 
     async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
         async with self._lock:
@@ -132,13 +166,45 @@ class SqliteIdempotencyStore:
                 (key, owner),
             )
 
-    async def purge_expired(self) -> int:
-        """Delete outcomes past their retention; returns how many."""
+    async def purge_expired(self, retention_s: float | None = None) -> int:
+        """Delete outcomes past their retention and, given ``retention_s``, in-flight claims
+        whose lease lapsed more than that long ago (their owner died and the command never
+        came back); returns how many rows went."""
+        now = self._clock()
         async with self._lock:
             cur = await self._db.execute(
-                "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (self._clock(),)
+                "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (now,)
             )
-        return cur.rowcount
+            purged = cur.rowcount
+            if retention_s is not None:
+                cur = await self._db.execute(
+                    "DELETE FROM idempotency WHERE state = 'in_flight' AND lease_until <= ?",
+                    (now - retention_s,),
+                )
+                purged += cur.rowcount
+        return purged
+
+    async def maintain(self, retention_s: float, vacuum_pages: int = 10_000) -> Maintenance:
+        """Purge (see ``purge_expired``), give up to ``vacuum_pages`` free pages back to the
+        file system, and measure the store."""
+        purged = await self.purge_expired(retention_s)
+        async with self._lock:
+            # executescript steps the pragma to its end (execute would free a single page).
+            await self._db.executescript(f"PRAGMA incremental_vacuum({int(vacuum_pages)});")
+            # Fold the write-ahead log into the file, so its pages can be reused too.
+            async with self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                await cur.fetchall()
+        return self._measure(purged)
+
+    def _measure(self, purged: int) -> Maintenance:
+        if self._path is None:
+            return Maintenance(purged, 0, 0, 0)
+        size = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                size += self._path.with_name(self._path.name + suffix).stat().st_size
+        fs = os.statvfs(self._path.parent)
+        return Maintenance(purged, size, fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize)
 
     async def close(self) -> None:
         await self._db.close()

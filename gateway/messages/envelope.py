@@ -21,12 +21,20 @@ from gateway.errors import GatewayError
 from gateway.messages.headers import CE_PREFIX, CONTENT_TYPE
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "CommandEnvelope",
     "InvalidEnvelopeError",
     "NotAnEnvelopeError",
     "field_errors",
+    "json_depth",
     "parse_command",
 ]
+
+# How deeply a command's JSON may nest (objects and arrays). Vendor payloads nest a few levels;
+# a document nested hundreds deep is an attack or a bug, and deeper than ~1,000 levels Python's
+# json (and everything that walks the payload later) raises RecursionError: not an
+# infrastructure fault to be retried, a bad record to be refused at once.
+MAX_JSON_DEPTH = 64
 
 
 # An RFC 3339 / ISO 8601 date and time. Pydantic alone would also take numbers and numeric
@@ -99,6 +107,30 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]
     ]
 
 
+def json_depth(document: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``document`` nests (a scalar is 0, ``[]`` and ``{}`` are 1), counted without
+    recursion; stops counting at ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
 def _header_map(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers:
@@ -115,6 +147,17 @@ def _from_binary_cloudevent(value: bytes, headers: dict[str, str]) -> dict[str, 
         raise InvalidEnvelopeError(
             attrs["id"], "data is not JSON", [{"field": "data", "reason": str(exc)}], attrs
         ) from None
+    except RecursionError:
+        data, too_deep = None, True
+    else:
+        too_deep = json_depth(data) > MAX_JSON_DEPTH
+    if too_deep:
+        raise InvalidEnvelopeError(
+            attrs["id"],
+            f"data is JSON {_TOO_DEEP}",
+            [{"field": "data", "reason": _TOO_DEEP}],
+            attrs,
+        )
     return _from_cloudevent({**attrs, "data": data})
 
 
@@ -141,6 +184,7 @@ def parse_command(
             # No id, no correlation: a result could not be matched to anything.
             raise NotAnEnvelopeError("binary CloudEvent with an empty ce_id")
         raw = _from_binary_cloudevent(value or b"", header_map)
+        document: Any = raw
     else:
         if not value:
             raise NotAnEnvelopeError("empty record value")
@@ -148,8 +192,12 @@ def parse_command(
             body = json.loads(value)
         except (ValueError, UnicodeDecodeError):
             raise NotAnEnvelopeError("value is not JSON") from None
+        except RecursionError:
+            # Too deep to parse at all, so no id to answer under: a dead letter, at once.
+            raise NotAnEnvelopeError(f"value is JSON {_TOO_DEEP}") from None
         if not isinstance(body, dict):
             raise NotAnEnvelopeError("value is JSON but not an object")
+        document = body
         is_ce = "specversion" in body or header_map.get(CONTENT_TYPE, "").startswith(
             "application/cloudevents"
         )
@@ -157,6 +205,15 @@ def parse_command(
     command_id = raw.get("id")
     if not isinstance(command_id, str) or not command_id:
         raise NotAnEnvelopeError("no command id")
+    if json_depth(document) > MAX_JSON_DEPTH:
+        inner = MAX_JSON_DEPTH - 1
+        fields = [
+            {"field": str(name), "reason": _TOO_DEEP}
+            for name, part in document.items()
+            if json_depth(part, inner) > inner
+        ]
+        shallow = {k: v for k, v in raw.items() if isinstance(v, str)}
+        raise InvalidEnvelopeError(command_id, f"command envelope {_TOO_DEEP}", fields, shallow)
     try:
         return CommandEnvelope.model_validate(raw)
     except ValidationError as exc:

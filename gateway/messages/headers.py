@@ -11,6 +11,7 @@ __all__ = [
     "DLQ_SOURCE_PARTITION",
     "DLQ_SOURCE_TOPIC",
     "DLQ_VALUE_OMITTED",
+    "SENDER",
     "TRACEPARENT",
     "TRACESTATE",
 ]
@@ -21,6 +22,10 @@ CONTENT_TYPE = "content-type"
 # W3C trace context, carried from command to result.
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+# The webhook sender whose signature the ingress verified: stamped on the command record,
+# carried to the result (header and the ``sender`` CloudEvents extension) and into the
+# idempotency scope, so that two senders' commands never share a key or a result.
+SENDER = "gateway-sender"
 # Dead-letter records keep the original bytes and headers and add these.
 DLQ_REASON = "dlq-reason"
 DLQ_ERROR_CLASS = "dlq-error-class"

@@ -77,6 +77,7 @@ def result_event(
     source: str,
     traceparent: str | None = None,
     time: datetime | None = None,
+    sender: str | None = None,
 ) -> dict[str, Any]:
     """The structured CloudEvent for one result."""
     event: dict[str, Any] = {
@@ -91,6 +92,8 @@ def result_event(
     }
     if traceparent:
         event["traceparent"] = traceparent  # the distributed-tracing extension
+    if sender:
+        event["sender"] = sender  # extension: the webhook sender the command came from
     return event
 
 

@@ -13,7 +13,11 @@ __all__ = [
     "COMMAND_ATTEMPTS",
     "CONSUMER_LAG",
     "DLQ",
+    "IDEMPOTENCY_PURGED",
     "IDEMPOTENCY_REPLAYS",
+    "IDEMPOTENCY_STORE_BYTES",
+    "IDEMPOTENCY_VOLUME_AVAILABLE_BYTES",
+    "IDEMPOTENCY_VOLUME_BYTES",
     "IN_FLIGHT",
     "METRIC_NAMES",
     "POLLER_CYCLE",
@@ -54,6 +58,20 @@ IN_FLIGHT = Gauge("gateway_in_flight", "Commands being processed now.")
 IDEMPOTENCY_REPLAYS = Counter(
     "gateway_idempotency_replays", "Results served from the idempotency store.", ["type"]
 )
+IDEMPOTENCY_STORE_BYTES = Gauge(
+    "gateway_idempotency_store_bytes",
+    "Size of the SQLite idempotency store (file and write-ahead log), after the last purge.",
+)
+IDEMPOTENCY_VOLUME_BYTES = Gauge(
+    "gateway_idempotency_volume_bytes", "Size of the file system the SQLite store lives on."
+)
+IDEMPOTENCY_VOLUME_AVAILABLE_BYTES = Gauge(
+    "gateway_idempotency_volume_available_bytes",
+    "Free space on the file system the SQLite store lives on.",
+)
+IDEMPOTENCY_PURGED = Counter(
+    "gateway_idempotency_purged", "Expired idempotency records deleted from the SQLite store."
+)
 DLQ = Counter("gateway_dlq", "Records sent to the dead-letter topic.", ["error_class"])
 CONSUMER_LAG = Gauge(
     "gateway_consumer_lag",
@@ -82,6 +100,10 @@ METRIC_NAMES = (
     "gateway_ratelimit_wait_seconds",
     "gateway_in_flight",
     "gateway_idempotency_replays_total",
+    "gateway_idempotency_store_bytes",
+    "gateway_idempotency_volume_bytes",
+    "gateway_idempotency_volume_available_bytes",
+    "gateway_idempotency_purged_total",
     "gateway_dlq_total",
     "gateway_consumer_lag",
     "gateway_poller_cycle_seconds",

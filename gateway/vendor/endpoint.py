@@ -7,7 +7,11 @@ vendor path. Request models hold the parameters exactly as the vendor names them
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -21,6 +25,9 @@ __all__ = [
     "UploadFile",
     "VendorAnswer",
     "VendorRequest",
+    "check_filename",
+    "check_mime_type",
+    "has_control_characters",
     "to_form",
 ]
 
@@ -29,17 +36,81 @@ __all__ = [
 JsonParam = JsonValue
 
 
-class UploadFile(BaseModel):
-    """A file for ``/uploadfile``: the bytes and the name the vendor stores it under."""
+# A MIME type as RFC 9110 writes it: type "/" subtype, tokens only, optional ``; name=value``
+# parameters (token or quoted string without quotes, backslashes or control characters).
+_TCHARS = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_MIME_TYPE = re.compile(
+    rf"{_TCHARS}/{_TCHARS}(?:[ \t]*;[ \t]*{_TCHARS}=(?:{_TCHARS}|\"[ !#-\[\]-~]*\"))*"
+)
+_MIME_TYPE_MAX = 255
+_FILENAME_MAX = 255  # bytes, UTF-8: what common file systems store
+# Unicode categories refused in names: controls, format characters (bidi overrides), separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
-    model_config = ConfigDict(frozen=True)
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control or format character (CR, LF, NUL, bidi overrides...)."""
+    return any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in text)
+
+
+def check_mime_type(value: str) -> str:
+    """``value`` if it is a plain MIME type (``image/png``, ``text/plain; charset=utf-8``);
+    ValueError otherwise, so that nothing but a MIME type reaches a multipart header."""
+    if len(value) > _MIME_TYPE_MAX or _MIME_TYPE.fullmatch(value) is None:
+        raise ValueError("must be a MIME type such as image/png")
+    return value
+
+
+def check_filename(value: str) -> str:
+    """``value`` if it is a bare file name: no "/", "\\", "..", control characters; ValueError
+    otherwise."""
+    if not value or len(value.encode("utf-8")) > _FILENAME_MAX:
+        raise ValueError(f"must be 1 to {_FILENAME_MAX} bytes")
+    if "/" in value or "\\" in value:
+        raise ValueError("must be a bare file name, without / or \\")
+    if ".." in value or value.strip() in ("", "."):
+        raise ValueError('must not contain ".." or be "."')
+    if has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class UploadFile(BaseModel):
+    """A file for ``/uploadfile``: its content and the name the vendor stores it under.
+
+    The content is bytes (small files) or an open binary file positioned anywhere: it is
+    streamed from its start, again on every attempt, and never read whole into memory. The
+    file stays the caller's to close.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     filename: str
-    content: bytes
+    content: bytes | io.BufferedIOBase
     content_type: str = "application/octet-stream"
 
+    @field_validator("filename")
+    @classmethod
+    def _bare_filename(cls, value: str) -> str:
+        return check_filename(value)
+
+    @field_validator("content_type")
+    @classmethod
+    def _mime_type(cls, value: str) -> str:
+        return check_mime_type(value)
+
+    @property
+    def size(self) -> int:
+        """The content's length in bytes."""
+        if isinstance(self.content, bytes):
+            return len(self.content)
+        position = self.content.tell()
+        end = self.content.seek(0, os.SEEK_END)
+        self.content.seek(position)
+        return end
+
     def __repr__(self) -> str:
-        return f"UploadFile(filename={self.filename!r}, size={len(self.content)})"
+        return f"UploadFile(filename={self.filename!r}, size={self.size})"
 
 
 class VendorRequest(BaseModel):

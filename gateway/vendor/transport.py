@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, cast
 
 import httpx
 from opentelemetry.trace import Span, SpanKind, StatusCode
@@ -113,6 +113,12 @@ def normalise_answer(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _file_part(file: UploadFile) -> tuple[str, bytes | IO[bytes], str]:
+    """A multipart file: bytes, or an open file httpx streams from its start on each attempt."""
+    content = file.content if isinstance(file.content, bytes) else cast("IO[bytes]", file.content)
+    return file.filename, content, file.content_type
+
+
 class VendorTransport:
     """Sends one request to the vendor and returns its JSON answer, normalised."""
 
@@ -167,9 +173,7 @@ class VendorTransport:
                 response = await self._http.post(
                     endpoint.url_path,
                     data=dict(params),
-                    files={
-                        k: (f.filename, f.content, f.content_type) for k, f in (files or {}).items()
-                    },
+                    files={k: _file_part(f) for k, f in (files or {}).items()},
                 )
             elif endpoint.encoding == "form":
                 response = await self._http.post(endpoint.url_path, data=dict(params))

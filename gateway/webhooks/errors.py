@@ -7,16 +7,18 @@
         ├── BadRequestError          400  a malformed query parameter or header value
         ├── SignatureError           401  missing or malformed webhook-* headers, a timestamp
         │                                 outside the tolerance, no signature that matches
-        ├── CommandNotFoundError     404  no status known for this command id
+        ├── CommandNotFoundError     404  no status known for this command id (for this sender)
+        ├── RequestTimeoutError      408  the body did not arrive within the body timeout
         ├── ReplayError              409  this webhook-id was already received in the window
         ├── BodyTooLargeError        413  the body is above the configured limit
         ├── EnvelopeRejectedError    422  the body is not a valid command envelope (``fields``)
-        ├── ClientRateLimitedError   429  this client sends faster than its rate (``retry_after_s``)
+        ├── ClientRateLimitedError   429  this sender (or this unsigned client) is over its rate
         └── UnavailableError         503  Kafka (or the replay store) did not answer in time
 
 Reasons are fixed texts plus header names, field names and numbers: never a secret, a
-signature, a body or a header value. :func:`problem_details` turns any of them into an
-RFC 9457 problem object, in one place.
+signature, a body or a header value. A refused signature is answered with one generic
+reason (:data:`NOT_SIGNED`) whatever failed; the precise one goes to a debug log only.
+:func:`problem_details` turns any of them into an RFC 9457 problem object, in one place.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 from gateway.errors import GatewayError
 
 __all__ = [
+    "NOT_SIGNED",
     "PROBLEM_TYPE_PREFIX",
     "BadRequestError",
     "BodyTooLargeError",
@@ -33,6 +36,7 @@ __all__ = [
     "CommandNotFoundError",
     "EnvelopeRejectedError",
     "ReplayError",
+    "RequestTimeoutError",
     "SignatureError",
     "UnavailableError",
     "WebhookError",
@@ -41,6 +45,9 @@ __all__ = [
 
 #: Problem ``type`` URIs are ``urn:vendor-gateway:problem:<slug>``: stable names clients can test.
 PROBLEM_TYPE_PREFIX = "urn:vendor-gateway:problem:"
+
+#: The one reason every refused signature gets (which check failed is logged at DEBUG only).
+NOT_SIGNED = "the request is not signed by a known sender"
 
 
 class WebhookError(GatewayError):
@@ -69,6 +76,14 @@ class CommandNotFoundError(WebhookError):
     status = 404
     slug = "not-found"
     title = "Not found"
+
+
+class RequestTimeoutError(WebhookError):
+    """The request body did not arrive in full within the body timeout."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "Request timeout"
 
 
 class ReplayError(WebhookError):

@@ -5,7 +5,8 @@ and ``read_committed``, so it sees each result once its transaction commits. Bef
 ingress accepts its first request, :func:`position_results` fixes the end of each partition:
 every result produced after that is read, so a ``?wait`` can never miss its result. It then
 steps back to read the most recent results again (``read_back``), to answer
-``GET /v1/commands/{id}`` for commands finished shortly before this process started.
+``GET /v1/commands/{id}`` for commands finished shortly before this process started (each
+result names its sender, so it is served to that sender only).
 """
 
 from __future__ import annotations

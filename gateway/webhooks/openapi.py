@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document of the webhook ingress, built from the same pydantic models.
 
-Served at ``GET /openapi.json`` and written to ``schemas/openapi.json`` by ``gateway
-schemas`` (``--check`` fails on drift). Request and result bodies reuse the wire models of
-:mod:`gateway.messages`, so the HTTP contract cannot drift from the Kafka one.
+Written to ``schemas/openapi.json`` by ``gateway schemas`` (``--check`` fails on drift); not
+served over HTTP (the API port serves the API and ``/healthz`` only). Request and result
+bodies reuse the wire models of :mod:`gateway.messages`, so the HTTP contract cannot drift
+from the Kafka one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "CommandStatusBody",
     "Health",
     "Problem",
-    "Readiness",
     "openapi_document",
 ]
 
@@ -68,20 +68,12 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = Field(
         None, description="invalid envelope: which fields and why"
     )
-    checks: dict[str, str] | None = Field(None, description="readiness: each check's outcome")
 
 
 class Health(BaseModel):
     """The process answers."""
 
     status: Literal["alive"] = "alive"
-
-
-class Readiness(BaseModel):
-    """Every dependency answered."""
-
-    status: Literal["ready"] = "ready"
-    checks: dict[str, str] = Field(description="broker and vendor token: ok")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -112,11 +104,18 @@ def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
 
 _SIGNING = (
     "Signed per Standard Webhooks: `webhook-signature` carries one or more space-separated "
-    "`v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<body bytes>` keyed "
-    "with the base64-decoded part of a `whsec_` secret. The timestamp must be within the "
-    "tolerance (5 minutes by default) of the server's clock, and a `webhook-id` is accepted "
-    "once in that window."
+    "`v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<content>` keyed "
+    "with the base64-decoded part of a sender's `whsec_` secret (at least 24 key bytes). "
+    "The timestamp must be within the tolerance (5 minutes by default) of the server's clock, "
+    "and a `webhook-id` is accepted once in that window. Every signature failure is the same "
+    "401. The secret that verifies identifies the sender: its rate is limited per sender, and "
+    "it reads back only its own commands."
 )
+_SIGNED_HEADERS = [
+    _header(HEADER_ID, "the message id, unique per message (kept across resends)"),
+    _header(HEADER_TIMESTAMP, "seconds since the epoch, when signed", pattern="^[0-9]{1,12}$"),
+    _header(HEADER_SIGNATURE, "space-separated v1,<base64 HMAC-SHA256> signatures"),
+]
 
 
 def openapi_document() -> dict[str, Any]:
@@ -128,7 +127,6 @@ def openapi_document() -> dict[str, Any]:
         ResultEvent,
         Problem,
         Health,
-        Readiness,
     ]
     _, defs = models_json_schema(
         [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
@@ -138,6 +136,7 @@ def openapi_document() -> dict[str, Any]:
         "operationId": "submitCommand",
         "summary": "Put a signed command on the commands topic",
         "description": _SIGNING
+        + " Here `<content>` is the exact body bytes."
         + f" A top-level `{KEY_FIELD}` names the Kafka key; otherwise `payload.room_id` is"
         " the key. A structured CloudEvent whose `type` is the command type and `data` its"
         " payload is accepted too.",
@@ -147,14 +146,11 @@ def openapi_document() -> dict[str, Any]:
                 "in": "query",
                 "required": False,
                 "description": "seconds to wait for the result event (capped by the server's"
-                " GATEWAY_WEBHOOKS__WAIT_MAX_S); 200 with the event if it arrives, else 202",
+                " GATEWAY_WEBHOOKS__WAIT_MAX_S); 200 with the event if it arrives, else 202"
+                " (also at once while GATEWAY_WEBHOOKS__MAX_WAITERS requests wait already)",
                 "schema": {"type": "number", "minimum": 0},
             },
-            _header(HEADER_ID, "the message id, unique per message (kept across resends)"),
-            _header(
-                HEADER_TIMESTAMP, "seconds since the epoch, when signed", pattern="^[0-9]{1,12}$"
-            ),
-            _header(HEADER_SIGNATURE, "space-separated v1,<base64 HMAC-SHA256> signatures"),
+            *_SIGNED_HEADERS,
         ],
         "requestBody": {
             "required": True,
@@ -172,32 +168,51 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "400": _problem("a malformed query parameter"),
-            "401": _problem("missing or invalid signature headers, or a stale timestamp"),
+            "401": _problem("the request is not signed by a known sender"),
+            "408": _problem("the body did not arrive within the server's body timeout"),
             "409": _problem("the webhook-id was already received (a replay)"),
             "413": _problem("the body is larger than the server's limit"),
             "422": _problem("the body is not a valid command envelope"),
-            "429": _problem("this client is above its request rate", headers=retry_after),
+            "429": _problem(
+                "this sender is above its request rate, or this client address sent too many"
+                " requests without a valid signature",
+                headers=retry_after,
+            ),
             "503": _problem("Kafka did not take the command in time", headers=retry_after),
         },
     }
     status = {
         "operationId": "getCommand",
         "summary": "Status and result of a command",
-        "description": "From this replica's bounded index of results read off the results"
-        " topic (and the commands it accepted itself); results older than its start or its"
-        " index size are unknown.",
+        "description": _SIGNING
+        + " Here `<content>` is `GET <path>`: the method, one space and the path exactly as in"
+        " the request line (percent-encoded as sent, without the query), for example"
+        " `GET /v1/commands/cmd-1`; a `webhook-id` is accepted once, as for a POST."
+        " Answered from this replica's bounded index of results (read back from the results"
+        " topic at start, so any replica answers) and of the commands it accepted, and only"
+        " to the sender that submitted the command: another sender's id, an unknown id and"
+        " one that has left the index all answer 404. Secret fields of the vendor's answer (passwords, tokens) are"
+        " `***` in the result.",
         "parameters": [
             {
                 "name": "id",
                 "in": "path",
                 "required": True,
                 "schema": {"type": "string", "minLength": 1},
-            }
+            },
+            *_SIGNED_HEADERS,
         ],
         "responses": {
             "200": _json("what is known of the command", "CommandStatusBody"),
-            "404": _problem("no status for this id on this replica"),
-            "429": _problem("this client is above its request rate", headers=retry_after),
+            "401": _problem("the request is not signed by a known sender"),
+            "404": _problem("no command with this id from this sender on this replica"),
+            "409": _problem("the webhook-id was already received (a replay)"),
+            "429": _problem(
+                "this sender is above its request rate, or this client address sent too many"
+                " requests without a valid signature",
+                headers=retry_after,
+            ),
+            "503": _problem("the replay store did not answer", headers=retry_after),
         },
     }
     return {
@@ -206,7 +221,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "vendor-gateway webhook ingress",
             "version": __version__,
             "description": "Signed commands over HTTP for systems that cannot speak Kafka, "
-            "plus health, readiness and metrics. Errors are RFC 9457 problem objects.",
+            "plus liveness. Readiness and metrics are on the operations port. Errors are "
+            "RFC 9457 problem objects.",
         },
         "paths": {
             "/v1/commands": {"post": submit},
@@ -216,40 +232,6 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "health",
                     "summary": "The process is alive",
                     "responses": {"200": _json("alive", "Health")},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "operationId": "readiness",
-                    "summary": "Broker reachable and vendor token obtainable",
-                    "responses": {
-                        "200": _json("ready", "Readiness"),
-                        "503": _problem("a check failed; `checks` says which"),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "operationId": "metrics",
-                    "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document",
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 3.1",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
-                    },
                 }
             },
         },

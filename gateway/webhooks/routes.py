@@ -1,23 +1,30 @@
 """The Starlette app of the webhooks role: the only module of the ingress that knows HTTP.
 
-Routes stay thin: they read the request (client address, bounded body, ``wait``), call
-:class:`~gateway.webhooks.ingress.CommandIngress` and render its answer; every refusal is a
-:class:`~gateway.webhooks.errors.WebhookError` rendered as ``application/problem+json`` by
-one handler, as are Starlette's own 404/405 and any unexpected error (500, no details).
+Routes stay thin: they read the request (client address, body bounded in size and time,
+``wait``), call :class:`~gateway.webhooks.ingress.CommandIngress` and render its answer; every
+refusal is a :class:`~gateway.webhooks.errors.WebhookError` rendered as
+``application/problem+json`` by one handler, as are Starlette's own 404/405 and any unexpected
+error (500, no details).
+
+The API port serves the API and ``/healthz`` only: readiness, metrics and the OpenAPI
+document are on the operations port (:mod:`gateway.app.ops_server`) or in the repository
+(``schemas/openapi.json``). The client address is the peer, or the X-Forwarded-For entry a
+trusted proxy names (the composition root adds uvicorn's ProxyHeadersMiddleware with the
+configured proxy addresses); it keys only the budget of requests that fail authentication.
 
 Telemetry: :class:`ObserveRequests`, the outermost middleware, makes one SERVER span per
 request (continuing the caller's ``traceparent``; HTTP semantic conventions, the route
 template rather than the path, so no command id lands in a span name) and counts
 ``gateway_webhook_requests_total{route, status}``. Further ``middleware`` from the
-composition root goes inside it. ``/metrics`` serves the ASGI app the composition root
-passes (prometheus_client's, on its default registry).
+composition root goes inside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -26,29 +33,28 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.telemetry.metrics import WEBHOOK_REQUESTS
 from gateway.telemetry.tracing import extract_context, tracer
 from gateway.webhooks.errors import (
-    PROBLEM_TYPE_PREFIX,
     BadRequestError,
     BodyTooLargeError,
     ClientRateLimitedError,
+    RequestTimeoutError,
     UnavailableError,
     WebhookError,
     problem_details,
 )
 from gateway.webhooks.ingress import CommandIngress, Completed
+from gateway.webhooks.signature import request_content
 
-__all__ = ["ObserveRequests", "Readiness", "create_app"]
+__all__ = ["ObserveRequests", "client_address_middleware", "create_app", "signed_path"]
 
 log = logging.getLogger("gateway.webhooks")
-
-#: Runs the readiness checks: (all passed, outcome per check).
-Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 PROBLEM_JSON = "application/problem+json"
 _CONVERTOR = re.compile(r":\w+}")
@@ -58,16 +64,6 @@ def _problem_response(
     body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(dict(body), status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
-
-
-class _AsgiEndpoint:
-    """Lets a Route serve a plain ASGI callable (Starlette would wrap a function as a view)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
 
 
 class ObserveRequests:
@@ -118,8 +114,24 @@ class ObserveRequests:
                 WEBHOOK_REQUESTS.labels(route, str(status)).inc()
 
 
+def client_address_middleware(forwarded_allow_ips: str) -> Middleware:
+    """Takes the client address from X-Forwarded-For only when the peer is one of the proxies
+    (IP addresses or CIDRs, comma-separated): uvicorn's ProxyHeadersMiddleware, which then
+    takes the right-most address that is no trusted proxy. Empty: the peer is the client."""
+    proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
+    return Middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def signed_path(scope: Scope) -> str:
+    """The path a GET signs: as in the request line (percent-encoded as sent), no query."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.split(b"?", 1)[0].decode("latin-1")
+    return quote(str(scope["path"]), safe="/")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -138,21 +150,26 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(
-    ingress: CommandIngress,
-    readiness: Readiness,
-    openapi: Mapping[str, Any],
-    *,
-    metrics_app: ASGIApp | None = None,
-    middleware: Sequence[Middleware] = (),
-) -> Starlette:
+async def _read_body_in_time(request: Request, limit: int, timeout_s: float) -> bytes:
+    """:func:`_read_body`, refused with 408 if the body has not arrived within ``timeout_s``."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"the request body did not arrive within {timeout_s:g} s"
+        ) from None
+
+
+def create_app(ingress: CommandIngress, *, middleware: Sequence[Middleware] = ()) -> Starlette:
     """The ASGI app; its dependencies are built and closed by the composition root."""
 
     async def submit_command(request: Request) -> Response:
-        ingress.admit(_client(request))
         wait_s = ingress.wait_seconds(request.query_params.get("wait"))
-        body = await _read_body(request, ingress.config.max_body_bytes)
-        outcome = await ingress.submit(body, request.headers, wait_s)
+        config = ingress.config
+        body = await _read_body_in_time(request, config.max_body_bytes, config.body_timeout_s)
+        message = ingress.authenticate(request.headers, body, _client(request))
+        outcome = await ingress.submit(body, message, wait_s)
         if isinstance(outcome, Completed):
             return JSONResponse(outcome.event, 200)
         # Command ids are any text: percent-encoded, the header stays Latin-1 and one segment.
@@ -160,31 +177,13 @@ def create_app(
         return JSONResponse(outcome.as_json(), 202, headers={"Location": location})
 
     async def get_command(request: Request) -> Response:
-        ingress.admit(_client(request))
-        return JSONResponse(ingress.status(request.path_params["id"]).as_json())
+        content = request_content("GET", signed_path(request.scope))
+        message = ingress.authenticate(request.headers, content, _client(request))
+        status = await ingress.status(message, request.path_params["id"])
+        return JSONResponse(status.as_json())
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
-
-    async def readyz(request: Request) -> Response:
-        ready, checks = await readiness()
-        if ready:
-            return JSONResponse({"status": "ready", "checks": checks})
-        body = {
-            "type": PROBLEM_TYPE_PREFIX + "not-ready",
-            "title": "Not ready",
-            "status": 503,
-            "detail": "a dependency did not answer: "
-            + ", ".join(name for name, outcome in checks.items() if outcome != "ok"),
-            "checks": checks,
-        }
-        return _problem_response(body, 503)
-
-    async def openapi_json(request: Request) -> Response:
-        return JSONResponse(dict(openapi))
-
-    async def no_metrics(request: Request) -> Response:
-        return PlainTextResponse("")
 
     async def on_webhook_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, WebhookError)
@@ -222,14 +221,6 @@ def create_app(
         # :path, so an id with a "/" (sent as %2F, decoded by the server) still matches.
         Route("/v1/commands/{id:path}", get_command, methods=["GET"], name="get_command"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
-        Route("/readyz", readyz, methods=["GET"], name="readyz"),
-        Route(
-            "/metrics",
-            _AsgiEndpoint(metrics_app) if metrics_app is not None else no_metrics,
-            methods=["GET"],
-            name="metrics",
-        ),
-        Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"),
     ]
     return Starlette(
         routes=routes,

@@ -47,17 +47,23 @@ ROLES = ("commands", "poller", "webhooks")
 CHART_DEFAULTS = {
     "GATEWAY_IDEMPOTENCY__SQLITE_PATH": "the root filesystem is read-only: the data volume",
     "GATEWAY_WEBHOOKS__HOST": "a pod must listen on its own address, not loopback",
+    "GATEWAY_OPS__HOST": "a pod must listen on its own address, not loopback",
+    "GATEWAY_WEBHOOKS__FORWARDED_ALLOW_IPS": "callers come through the Ingress controller's pods",
 }
 
 # Values for the render in which every setting is set (where values.yaml has null) and the
 # schema alone cannot suggest one.
 SAMPLES: dict[str, Any] = {
     "GATEWAY_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
-    "GATEWAY_REDIS__URL": "redis://redis:6379/0",
 }
 
 # A valid value for every secret setting (a webhook secret must be whsec_<base64>).
-SECRET_SAMPLE = "whsec_" + base64.b64encode(b"not-a-real-secret").decode()
+SECRET_SAMPLE = "whsec_" + base64.b64encode(b"not-a-real-secret-0123456789").decode()
+# Where a secret setting needs its own form (a named sender; one secret, one sender).
+SECRET_SAMPLES = {
+    "GATEWAY_WEBHOOKS__SENDERS": "crm=whsec_"
+    + base64.b64encode(b"not-a-real-sender-secret-0123456789").decode(),
+}
 
 
 def values() -> dict[str, Any]:
@@ -378,7 +384,7 @@ def test_rendered_env_is_read_by_the_gateway(
         if "value" in source:
             monkeypatch.setenv(key, source["value"])
         elif "secretKeyRef" in source["valueFrom"]:
-            monkeypatch.setenv(key, SECRET_SAMPLE)
+            monkeypatch.setenv(key, SECRET_SAMPLES.get(key, SECRET_SAMPLE))
         else:
             monkeypatch.setenv(key, "vg-gateway-commands-5d9c7-abcde")
     settings = GatewaySettings()
@@ -399,7 +405,7 @@ def test_rendered_env_is_read_by_the_gateway(
 # secrets
 
 
-SENTINEL = "whsec_" + base64.b64encode(b"sentinel-do-not-inline").decode()
+SENTINEL = "whsec_" + base64.b64encode(b"sentinel-do-not-inline-0123456789").decode()
 
 
 def test_secrets_are_referenced_never_inlined(render: Render) -> None:
@@ -498,16 +504,16 @@ OPS_READYZ_WORST_S = 2 * 5
 
 @pytest.mark.parametrize("name", list(RENDERS))
 def test_probes(render: Render, name: str) -> None:
-    """Startup and liveness on /healthz, readiness on /readyz: webhooks on http, others on ops."""
+    """Startup and liveness on /healthz, readiness on /readyz, every role on the ops port
+    (the webhooks API port serves no /readyz)."""
     manifests = RENDERS[name](render)
     config = merged_values(name)["config"]
     for role, deployment in deployments(manifests).items():
         spec = container(deployment)
-        port = "http" if role == "webhooks" else "ops"
         assert probe_paths(deployment) == {
-            "startupProbe": ("/healthz", port),
-            "livenessProbe": ("/healthz", port),
-            "readinessProbe": ("/readyz", port),
+            "startupProbe": ("/healthz", "ops"),
+            "livenessProbe": ("/healthz", "ops"),
+            "readinessProbe": ("/readyz", "ops"),
         }, role
         ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
         expected = {"ops": config["ops"]["port"]}
@@ -515,18 +521,19 @@ def test_probes(render: Render, name: str) -> None:
             expected["http"] = config["webhooks"]["port"]
         assert ports == expected, role
         # The probe must outwait /readyz's own checks.
-        worst = (
-            config["webhooks"]["readiness_timeout_s"] if role == "webhooks" else OPS_READYZ_WORST_S
-        )
-        assert spec["readinessProbe"]["timeoutSeconds"] > worst, role
+        assert spec["readinessProbe"]["timeoutSeconds"] > OPS_READYZ_WORST_S, role
 
 
 def test_without_ops_endpoint(render: Render) -> None:
-    """config.ops.enabled false: commands and poller lose probes and ports, webhooks keeps http."""
+    """config.ops.enabled false: commands and poller lose probes and ports; webhooks keeps http
+    and its /healthz probes, but has no readiness probe (/readyz is on the ops port only)."""
     manifests = render(sets={"config.ops.enabled": False})
     for role, deployment in deployments(manifests).items():
         if role == "webhooks":
-            assert probe_paths(deployment)["readinessProbe"] == ("/readyz", "http")
+            assert probe_paths(deployment) == {
+                "startupProbe": ("/healthz", "http"),
+                "livenessProbe": ("/healthz", "http"),
+            }
             assert [p["name"] for p in container(deployment)["ports"]] == ["http"]
         else:
             assert probe_paths(deployment) == {}, role
@@ -559,6 +566,28 @@ def test_resources_spread_and_shutdown(render: Render, name: str) -> None:
             else config["commands"]["grace_period_s"]
         )
         assert pod["terminationGracePeriodSeconds"] > own, role
+
+
+def _tmp_size_limit(deployment: dict[str, Any]) -> int:
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    (tmp,) = [v for v in volumes if v["name"] == "tmp"]
+    return int(tmp["emptyDir"]["sizeLimit"])
+
+
+def test_tmp_holds_the_upload_spool(render: Render) -> None:
+    """With source_url on, the commands pods' /tmp has room for every spooled download."""
+    mib = 1024 * 1024
+    assert _tmp_size_limit(deployments(render())["commands"]) == 64 * mib
+    manifests = render(
+        sets={
+            "config.commands.upload_source_hosts": ["files.example.com"],
+            "config.commands.upload_concurrency": 3,
+            "networkPolicy.egress.uploadSources": [{"cidr": "203.0.113.0/24", "ports": [443]}],
+        }
+    )
+    sized = deployments(manifests)
+    assert _tmp_size_limit(sized["commands"]) == 64 * mib + 3 * 52428800
+    assert _tmp_size_limit(sized["webhooks"]) == 64 * mib  # only the commands role uploads
 
 
 def test_poller_runs_two_replicas_one_active() -> None:
@@ -622,7 +651,17 @@ def test_keda_scaledobject_example(render: Render) -> None:
     [
         ({"commands.replicas": 2}, "needs config.idempotency.backend=redis"),
         ({"commands.autoscaling.enabled": True}, "needs config.idempotency.backend=redis"),
-        ({"config.idempotency.backend": "redis"}, "needs config.redis.url"),
+        ({"config.idempotency.backend": "redis"}, "secret.keys.GATEWAY_REDIS__URL: true"),
+        ({"config.redis.url": "redis://:pw@redis:6379/0"}, "redis"),
+        ({"networkPolicy.egress.kafka": []}, "networkPolicy.egress.kafka is empty"),
+        ({"networkPolicy.egress.vendor": []}, "networkPolicy.egress.vendor is empty"),
+        ({"secret.keys.GATEWAY_REDIS__URL": True}, "networkPolicy.egress.redis is empty"),
+        ({"networkPolicy.egress.vendor": [{"cidr": "203.0.113.0/24"}]}, "ports"),
+        ({"networkPolicy.egress.vendor": [{"host": "vc.example.com", "ports": [443]}]}, "host"),
+        (
+            {"config.commands.upload_source_hosts": ["files.example.com"]},
+            "networkPolicy.egress.uploadSources is empty",
+        ),
         ({"webhooks.replicas": 2}, "replay guard is per replica"),
         ({"config.webhooks.host": "127.0.0.1"}, "must be 0.0.0.0"),
         ({"config.ops.host": "127.0.0.1"}, "must be 0.0.0.0"),
@@ -636,6 +675,13 @@ def test_keda_scaledobject_example(render: Render) -> None:
         "sqlite-replicas",
         "sqlite-hpa",
         "redis-without-url",
+        "redis-url-in-config",
+        "egress-no-kafka",
+        "egress-no-vendor",
+        "egress-no-redis",
+        "egress-no-ports",
+        "egress-hostname",
+        "upload-hosts-without-cidrs",
         "webhooks-replicas",
         "loopback-host",
         "loopback-ops",
@@ -668,19 +714,79 @@ def test_pdbs_allow_one_disruption(render: Render) -> None:
 
 @pytest.mark.parametrize("name", ["default", "production"])
 def test_network_policy_opens_only_api_and_ops(render: Render, name: str) -> None:
-    """Ingress: the API port and the ops port only; production names sources and egress."""
+    """Ingress: the API port and the ops port only, each from named sources (never "any":
+    a rule without `from` would admit everyone); egress restricted by default."""
     (policy,) = by_kind(RENDERS[name](render), "NetworkPolicy").values()
     rules = policy["spec"]["ingress"]
     assert [rule["ports"] for rule in rules] == [
         [{"port": "http", "protocol": "TCP"}],
         [{"port": "ops", "protocol": "TCP"}],
     ]
-    if name == "production":
-        assert all(rule["from"] for rule in rules), "production names who may connect"
-        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
-        assert {"port": 53, "protocol": "UDP"} in policy["spec"]["egress"][0]["ports"]
-    else:
-        assert all("from" not in rule for rule in rules)
+    assert all(rule["from"] for rule in rules), "every ingress rule names who may connect"
+    namespaces = [r["from"][0]["namespaceSelector"]["matchLabels"] for r in rules]
+    assert namespaces == [
+        {"kubernetes.io/metadata.name": "ingress-nginx"},
+        {"kubernetes.io/metadata.name": "monitoring"},
+    ]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    egress = policy["spec"]["egress"]
+    assert {"port": 53, "protocol": "UDP"} in egress[0]["ports"], "DNS first"
+    assert all(rule.get("to") and rule["ports"] for rule in egress), "no rule open to all"
+
+
+def test_empty_sources_mean_nobody(render: Render) -> None:
+    """apiFrom / opsFrom empty: the port gets no ingress rule at all, so nobody may connect
+    (before, an empty list rendered a rule without `from`: everybody)."""
+    (policy,) = by_kind(
+        render(sets={"networkPolicy.apiFrom": [], "networkPolicy.opsFrom": []}), "NetworkPolicy"
+    ).values()
+    assert policy["spec"]["policyTypes"][0] == "Ingress"
+    assert not policy["spec"].get("ingress"), policy["spec"].get("ingress")
+    (policy,) = by_kind(render(sets={"networkPolicy.apiFrom": []}), "NetworkPolicy").values()
+    assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == ["ops"]
+
+
+def test_egress_allows_only_dns_kafka_redis_vendor_and_upload_sources(render: Render) -> None:
+    """Each egress target becomes rules of CIDRs or selectors and ports, nothing else."""
+    sets = {
+        "config.idempotency.backend": "redis",
+        "secret.keys.GATEWAY_REDIS__URL": True,
+        "networkPolicy.egress.kafka": [
+            {"cidr": "10.20.0.0/24", "ports": [9092, {"port": 9093, "protocol": "TCP"}]}
+        ],
+        "networkPolicy.egress.redis": [
+            {"podSelector": {"matchLabels": {"app": "redis"}}, "ports": [6379]}
+        ],
+        "networkPolicy.egress.vendor": [{"cidr": "203.0.113.10/32", "ports": [443]}],
+        "networkPolicy.egress.uploadSources": [
+            {"cidr": "198.51.100.0/24", "except": ["198.51.100.1/32"], "ports": [443]}
+        ],
+    }
+    (policy,) = by_kind(render(sets=sets), "NetworkPolicy").values()
+    egress = policy["spec"]["egress"]
+    assert egress[1:] == [
+        {
+            "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],
+            "ports": [{"port": 9092, "protocol": "TCP"}, {"port": 9093, "protocol": "TCP"}],
+        },
+        {
+            "to": [{"podSelector": {"matchLabels": {"app": "redis"}}}],
+            "ports": [{"port": 6379, "protocol": "TCP"}],
+        },
+        {
+            "to": [{"ipBlock": {"cidr": "203.0.113.10/32"}}],
+            "ports": [{"port": 443, "protocol": "TCP"}],
+        },
+        {
+            "to": [{"ipBlock": {"cidr": "198.51.100.0/24", "except": ["198.51.100.1/32"]}}],
+            "ports": [{"port": 443, "protocol": "TCP"}],
+        },
+    ]
+    (policy,) = by_kind(
+        render(sets={"networkPolicy.egress.enabled": False}), "NetworkPolicy"
+    ).values()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "egress" not in policy["spec"]
 
 
 def test_ingress_publishes_only_the_api(render: Render) -> None:
@@ -718,3 +824,14 @@ def test_commands_sqlite_keeps_one_pod_and_its_volume(render: Render) -> None:
     volumes = {v["name"]: v for v in commands["spec"]["template"]["spec"]["volumes"]}
     claim = volumes["data"]["persistentVolumeClaim"]["claimName"]
     assert claim in by_kind(manifests, "PersistentVolumeClaim")
+
+
+def test_image_by_digest(render: Render) -> None:
+    """image.digest pins every pod's image as repository@digest (the tag is then ignored)."""
+    digest = "sha256:" + "0123456789abcdef" * 4
+    manifests = render(PRODUCTION, sets={"image.digest": digest})
+    for deployment in deployments(manifests).values():
+        image = container(deployment)["image"]
+        assert image == f"registry.example.com/platform/vendor-gateway@{digest}"
+    with pytest.raises(RenderError, match="digest"):
+        render(sets={"image.digest": "latest"})

@@ -19,6 +19,7 @@ from gateway.settings import GatewaySettings
 from tests.deploy.chart_settings import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
+UV_REQUIREMENTS = ROOT / "deploy" / "docker" / "uv-requirements.txt"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "docker-compose.yml"
 MAKEFILE = ROOT / "Makefile"
@@ -41,6 +42,19 @@ def stages() -> list[list[str]]:
     return out[1:]
 
 
+def named_stages() -> dict[str, list[str]]:
+    """The stages by their ``AS`` name."""
+    return {stage[0].split()[-1]: stage for stage in stages()}
+
+
+def chain(name: str) -> list[str]:
+    """A stage's instructions preceded by those of the stages it is built FROM."""
+    named = named_stages()
+    stage = named[name]
+    base = stage[0].split()[1]
+    return (chain(base) if base in named else []) + stage
+
+
 def instructions(stage: list[str], keyword: str) -> list[str]:
     """The arguments of every ``keyword`` instruction of a stage."""
     return [line.split(None, 1)[1] for line in stage if line.upper().startswith(keyword + " ")]
@@ -53,28 +67,67 @@ def compose() -> dict[str, Any]:
 
 
 def test_dockerfile_is_multi_stage_on_slim_python_311() -> None:
-    """A build stage and a final stage, both on the slim Python 3.11 base."""
+    """Build, production virtualenv, simulator and runtime stages, on the slim Python 3.11
+    base pinned by digest; the production runtime is the last stage (the default target)."""
     text = DOCKERFILE.read_text(encoding="utf-8")
     (base,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, flags=re.M)
-    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base), base
-    build, final = stages()
-    assert build[0] == "FROM ${PYTHON_IMAGE} AS build"
-    assert final[0].startswith("FROM ${PYTHON_IMAGE}")
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?@sha256:[0-9a-f]{64}", base), (
+        f"the base image must be pinned by digest: {base}"
+    )
+    named = named_stages()
+    assert list(named) == ["build", "production-venv", "runtime-base", "simulator", "runtime"]
+    assert named["build"][0] == "FROM ${PYTHON_IMAGE} AS build"
+    assert named["runtime-base"][0] == "FROM ${PYTHON_IMAGE} AS runtime-base"
+    assert stages()[-1][0] == "FROM runtime-base AS runtime"
 
 
 def test_final_stage_has_no_build_tools() -> None:
     """The final stage installs nothing: it copies the built virtualenv and removes pip."""
-    final = stages()[-1]
+    final = chain("runtime")
     runs = " ".join(instructions(final, "RUN"))
     for tool in ("apt-get", "apk ", "gcc", "build-essential", "uv ", "pip install"):
         assert tool not in runs, f"final stage runs {tool!r}"
     assert "pip uninstall" in runs
-    assert instructions(final, "COPY") == ["--from=build /opt/gateway /opt/gateway"]
+    assert instructions(final, "COPY") == ["--from=production-venv /opt/gateway /opt/gateway"]
+
+
+def test_uv_is_installed_by_hash() -> None:
+    """pip installs uv only from a wheel whose sha256 the requirements file lists."""
+    (install,) = [r for r in instructions(named_stages()["build"], "RUN") if "pip install" in r]
+    assert "--require-hashes" in install
+    assert "-r /tmp/uv-requirements.txt" in install
+    assert "uv==" not in install, "the version and its hashes come from the file"
+    text = re.sub(r"\\\n\s*", " ", UV_REQUIREMENTS.read_text(encoding="utf-8"))
+    (line,) = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
+    requirement, *options = line.split()
+    assert re.fullmatch(r"uv==[0-9.]+", requirement)
+    hashes = [o.removeprefix("--hash=sha256:") for o in options]
+    assert len(hashes) >= 2, "one wheel per platform of the image (amd64, arm64)"
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), options
+
+
+def test_production_image_has_no_simulator_and_no_test_packages() -> None:
+    """Only runtime dependencies are synced; the production virtualenv loses the simulator;
+    only the simulator target copies the full virtualenv."""
+    build = named_stages()["build"]
+    syncs = [r for r in instructions(build, "RUN") if "uv sync" in r]
+    assert len(syncs) == 2
+    for sync in syncs:
+        assert "--no-dev" in sync
+        assert "--frozen" in sync
+        assert "--extra" not in sync
+        assert "--all-extras" not in sync
+    (prune,) = instructions(named_stages()["production-venv"], "RUN")
+    assert prune.startswith("rm -r /opt/gateway/lib/python3.11/site-packages/gateway/simulator")
+    assert 'import gateway.simulator" 2> /dev/null; then exit 1' in prune
+    assert instructions(named_stages()["simulator"], "COPY") == [
+        "--from=build /opt/gateway /opt/gateway"
+    ]
 
 
 def test_runs_as_non_root_with_gateway_entrypoint() -> None:
     """A numeric non-root user (the chart's), ENTRYPOINT gateway, default role all."""
-    final = stages()[-1]
+    final = chain("runtime")
     (user,) = instructions(final, "USER")
     uid = int(user.split(":")[0])
     assert uid == 10001
@@ -86,7 +139,7 @@ def test_runs_as_non_root_with_gateway_entrypoint() -> None:
 
 def test_read_only_root_filesystem_works() -> None:
     """Bytecode is compiled at build time and nothing is written outside the mounted dirs."""
-    build, final = stages()
+    build, final = named_stages()["build"], chain("runtime")
     env = " ".join(instructions(build, "ENV") + instructions(final, "ENV"))
     assert "UV_COMPILE_BYTECODE=1" in env
     assert "PYTHONDONTWRITEBYTECODE=1" in env
@@ -97,7 +150,7 @@ def test_read_only_root_filesystem_works() -> None:
 
 def test_healthcheck_and_ports_match_the_settings() -> None:
     """HEALTHCHECK asks /healthz on the ops port; EXPOSE names the webhooks and ops ports."""
-    final = stages()[-1]
+    final = chain("runtime")
     (check,) = instructions(final, "HEALTHCHECK")
     assert "/healthz" in check
     assert f"'GATEWAY_OPS__PORT', '{DEFAULTS.ops.port}'" in check
@@ -110,7 +163,7 @@ def test_healthcheck_and_ports_match_the_settings() -> None:
 def test_uv_version_is_the_makefiles() -> None:
     """The image resolves uv.lock with the uv version the Makefile pins."""
     (make,) = re.findall(r"^UV_VERSION := (\S+)$", MAKEFILE.read_text("utf-8"), flags=re.M)
-    (docker,) = re.findall(r"^ARG UV_VERSION=(\S+)$", DOCKERFILE.read_text("utf-8"), flags=re.M)
+    (docker,) = re.findall(r"^uv==(\S+)", UV_REQUIREMENTS.read_text("utf-8"), flags=re.M)
     assert docker == make
 
 
@@ -152,9 +205,11 @@ def test_compose_services() -> None:
         "--port",
         "9610",
     ]
+    assert services["gateway"]["build"] == ".", "the production image, the default target"
+    assert services["simulator"]["build"] == {"context": ".", "target": "simulator"}
+    assert services["simulator"]["image"] != services["gateway"]["image"]
     for name in ("gateway", "simulator"):
         service = services[name]
-        assert service["build"] == "."
         assert service["read_only"] is True
         assert service["cap_drop"] == ["ALL"]
 

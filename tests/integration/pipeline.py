@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gateway.app.commands_role import run_commands_role
+from gateway.app.embedded_simulator import simulator_vendor
 from gateway.settings import (
     CommandsSettings,
     GatewaySettings,
@@ -20,7 +21,6 @@ from gateway.settings import (
     RateLimitSettings,
     RedisSettings,
     RetrySettings,
-    VendorSettings,
 )
 from rigkit.topics import CommandTopics
 
@@ -69,7 +69,7 @@ def gateway_settings(
             dlq_topic=topics.dlq,
             consumer_group=topics.group,
         ),
-        vendor=VendorSettings(base_url=vendor_url, read_timeout_s=2.0, rate_limit=rate),
+        vendor=simulator_vendor(vendor_url, read_timeout_s=2.0, rate_limit=rate),
         redis=RedisSettings(url=redis_url),
         idempotency=IdempotencySettings(
             backend="redis" if redis_url else "sqlite",

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from gateway.app.embedded_simulator import SIMULATOR_KEYS_ENV, simulator_vendor
 from gateway.app.poller_role import run_poller_role
 from gateway.settings import (
     GatewaySettings,
@@ -22,7 +23,6 @@ from gateway.settings import (
     RateLimitSettings,
     RedisSettings,
     RetrySettings,
-    VendorSettings,
 )
 from tests.integration.pipeline import running_role
 from tests.services import create_topic, unique_topic
@@ -87,7 +87,7 @@ def poller_settings(
     return GatewaySettings(
         instance_id=instance_id,
         kafka=KafkaSettings(bootstrap_servers=bootstrap, events_topic=topics.events),
-        vendor=VendorSettings(base_url=vendor_url, read_timeout_s=2.0, rate_limit=rate),
+        vendor=simulator_vendor(vendor_url, read_timeout_s=2.0, rate_limit=rate),
         redis=RedisSettings(url=redis_url),
         retry=retry or RetrySettings(max_attempts=4, initial_wait_s=0.05, max_wait_s=0.2),
         ops=OpsSettings(enabled=False),
@@ -114,6 +114,7 @@ def poller_env(settings: GatewaySettings) -> dict[str, str]:
         "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "GATEWAY_KAFKA__EVENTS_TOPIC": settings.kafka.events_topic,
         "GATEWAY_VENDOR__BASE_URL": settings.vendor.base_url,
+        **SIMULATOR_KEYS_ENV,
         "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
         "GATEWAY_RETRY__INITIAL_WAIT_S": "0.05",
         "GATEWAY_OPS__ENABLED": "false",

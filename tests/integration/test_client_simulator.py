@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.settings import VendorSettings
+from gateway.app.embedded_simulator import simulator_vendor
 from gateway.vendor import ALL_ENDPOINTS, BY_PATH, HttpLimits, VendorClient, build_http_client
 from gateway.vendor.endpoints.room import RoomListRequest
 from gateway.vendor.errors import RETRYABLE_CODES, TokenInvalidError
@@ -60,7 +60,7 @@ async def sim(scenario_http: httpx.AsyncClient) -> httpx.AsyncClient:
 @pytest.fixture(scope="module")
 async def vendor_http(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The vendor client's pooled HTTP client, built as ``build_vendor_client`` builds it."""
-    settings = VendorSettings(base_url=simulator_url)
+    settings = simulator_vendor(simulator_url)
     limits = HttpLimits(
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
@@ -77,7 +77,7 @@ async def vendor_http(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
 async def vendor_client(sim: httpx.AsyncClient, vendor_http: httpx.AsyncClient) -> VendorClient:
     """Overrides the conftest ``vendor_client``: a fresh VendorClient (no token yet) per test,
     on the module's HTTP client, after the simulator was reset."""
-    settings = VendorSettings(base_url=str(vendor_http.base_url))
+    settings = simulator_vendor(str(vendor_http.base_url))
     return VendorClient(
         vendor_http,
         access_key=settings.access_key,

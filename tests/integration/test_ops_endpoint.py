@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 
-from gateway.app.embedded_simulator import free_port
+from gateway.app.embedded_simulator import free_port, simulator_vendor
 from gateway.app.ops_server import serve_ops
 from gateway.app.readiness import Readiness
-from gateway.settings import GatewaySettings, KafkaSettings, VendorSettings
+from gateway.settings import GatewaySettings, KafkaSettings
 from gateway.telemetry.metrics import METRIC_NAMES
 
 
@@ -17,11 +17,11 @@ async def test_health_ready_and_metrics(kafka_bootstrap: str, simulator_url: str
     """Alive always; ready only with broker and vendor; metrics in Prometheus text format."""
     good = GatewaySettings(
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        vendor=VendorSettings(base_url=simulator_url),
+        vendor=simulator_vendor(simulator_url),
     )
     bad = GatewaySettings(
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        vendor=VendorSettings(base_url=f"http://127.0.0.1:{free_port()}"),
+        vendor=simulator_vendor(f"http://127.0.0.1:{free_port()}"),
     )
     stop = asyncio.Event()
     ports = free_port(), free_port()

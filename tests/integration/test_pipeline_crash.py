@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from gateway.app.embedded_simulator import SIMULATOR_KEYS_ENV
 from rigkit.topics import CommandTopics
 from tests.integration.pipeline import envelope, make_topics, produce, read_results
 
@@ -34,6 +35,7 @@ def _env(kafka: str, vendor: str, topics: CommandTopics, tmp: Path) -> dict[str,
         "GATEWAY_INSTANCE_ID": "gw-crash",
         **topics.kafka_env(kafka),
         "GATEWAY_VENDOR__BASE_URL": vendor,
+        **SIMULATOR_KEYS_ENV,
         "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "false",
         "GATEWAY_IDEMPOTENCY__SQLITE_PATH": str(tmp / "idempotency.sqlite3"),
         "GATEWAY_IDEMPOTENCY__LEASE_S": "2",

@@ -1,5 +1,7 @@
 """Secret hygiene, proven: a full run with tracing, metrics and DEBUG logs, failing vendor
-calls and bad webhook signatures; no captured byte carries a token, key or password."""
+calls and bad webhook signatures; no captured byte carries a token, key or password. That
+includes the result of a SipAccountRead (the vendor answers with the account's password):
+masked on the results topic, in the ?wait answer and in GET /v1/commands/{id}."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from gateway.settings import VendorSettings
 from gateway.simulator import SimulatorSettings
 from gateway.telemetry.logs import configure_logging
 from gateway.vendor import auth
-from gateway.webhooks.signature import signed_headers
+from gateway.webhooks.signature import request_content, signed_headers
 from tests.integration.pipeline import envelope, make_topics, produce, read_records, running_gateway
 from tests.integration.test_webhooks import running_webhooks, webhook_settings
 from tests.telemetry_support import span_exporter
@@ -102,7 +104,7 @@ async def test_no_secret_in_logs_spans_metrics_dlq_or_error_bodies(
                 (await sim.post("/_sim/tokens/expire")).raise_for_status()
                 body = json.dumps(envelope("RoomList", {})).encode()
                 wrong = signed_headers(
-                    "whsec_" + base64.b64encode(b"wrong-key-123456").decode(), body
+                    "whsec_" + base64.b64encode(b"wrong-key-1234567890abcdefgh").decode(), body
                 )
                 answers = [
                     await http.post("/v1/commands", content=body, headers=wrong),
@@ -122,10 +124,48 @@ async def test_no_secret_in_logs_spans_metrics_dlq_or_error_bodies(
                 answers.append(
                     await http.post("/v1/commands", content=body, headers=good)
                 )  # replay
+                # A SipAccountRead over the ingress, without faults: its answer has the password.
+                (await sim.delete("/_sim/faults")).raise_for_status()
+
+                async def via_http(command: dict[str, Any]) -> dict[str, Any]:
+                    raw = json.dumps({**command, "key": "sip"}).encode()
+                    answer = await http.post(
+                        "/v1/commands?wait=20",
+                        content=raw,
+                        headers=signed_headers(WEBHOOK_SECRET, raw),
+                    )
+                    assert answer.status_code == 200, answer.text
+                    event: dict[str, Any] = answer.json()
+                    assert event["data"]["status"] == "succeeded", event
+                    return event
+
+                gate = await via_http(
+                    envelope("SipGateCreate", {"name": "g2", "url": "sip:gw2@192.0.2.2"})
+                )
+                gate_id = gate["data"]["result"]["gate_id"]
+                sip_commands = [
+                    envelope(
+                        "SipAccountCreate",
+                        {"sip_gate_id": gate_id, "name": "read-me", "password": SIP_PASSWORD},
+                    ),
+                    envelope("SipAccountRead", {"sip_gate_id": gate_id}),
+                ]
+                for command in sip_commands:
+                    await via_http(command)
+                read_id = sip_commands[1]["id"]
+                path = f"/v1/commands/{read_id}"
+                status = await http.get(
+                    path, headers=signed_headers(WEBHOOK_SECRET, request_content("GET", path))
+                )
+                assert status.status_code == 200, status.text
+                (account,) = status.json()["result"]["data"]["result"]["accounts"]
+                assert account["name"] == "read-me"
+                assert account["password"] == "***"
+                answers.append(status)
                 results = [
                     r.value.decode()
                     for r in await read_records(
-                        kafka_bootstrap, topics.results, len(commands) + 1, within=60
+                        kafka_bootstrap, topics.results, len(commands) + 4, within=60
                     )
                 ]
                 dead = await read_records(kafka_bootstrap, topics.dlq, 1)

@@ -2,7 +2,9 @@
 
 Requests to POST /v1/commands are signed by a ``before_call`` hook (a fresh webhook-id each,
 over the exact bytes sent), so generated envelopes get past the signature and reach the
-envelope parser and the (fake) publisher; the statuses seen are counted to prove it.
+envelope parser and the (fake) publisher; the statuses seen are counted to prove it. GETs are
+signed over ``GET <path>`` the same way. The API does not serve its document: the fuzzed app
+is the API with ``/openapi.json`` mounted beside it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -22,11 +25,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gateway.webhooks.signature import signed_headers
-from tests.unit.webhooks.fakes import NEW_SECRET, build_harness
+from gateway.webhooks.signature import request_content, signed_headers
+from tests.unit.webhooks.fakes import NEW_SECRET, build_harness, with_openapi
 
 HARNESS = build_harness(max_body_bytes=64 * 1024, wait_max_s=0.05)
-schema = schemathesis.openapi.from_asgi("/openapi.json", HARNESS.app)
+APP = with_openapi(HARNESS.app)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 SEEN: Counter[tuple[str, int]] = Counter()
 CHECKS = [
     not_a_server_error,
@@ -40,7 +44,14 @@ CHECKS = [
 @schemathesis.hook("before_call")  # before_call hooks are process-wide: act on this schema only
 def sign(ctx: Any, case: Any, **kwargs: Any) -> None:
     """Sign the body bytes of every POST /v1/commands as a Standard Webhooks sender would."""
-    if case.operation.app is not HARNESS.app or case.method.upper() != "POST":
+    if case.operation.app is not APP:
+        return
+    if case.method.upper() == "GET":
+        path = quote(case.formatted_path, safe="/%")
+        content = request_content("GET", path)
+        case.headers = {**(case.headers or {}), **signed_headers(NEW_SECRET, content)}
+        return
+    if case.method.upper() != "POST":
         return
     if isinstance(case.body, NotSet):  # a negative case without a body: sign the empty body
         raw = b""

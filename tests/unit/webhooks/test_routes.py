@@ -1,4 +1,5 @@
-"""The HTTP surface on in-memory fakes: statuses, problem bodies, wait, status, probes."""
+"""The HTTP surface on in-memory fakes: statuses, problem bodies, wait, status, liveness;
+signed and per-sender status queries, the failed-auth budget, body timeout, waiter cap."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
-from gateway.webhooks.openapi import openapi_document
-from gateway.webhooks.signature import signed_headers
-from tests.unit.webhooks.fakes import NEW_SECRET, OLD_SECRET, Harness, build_harness, result_for
+from gateway.webhooks.signature import request_content, signed_headers
+from tests.unit.webhooks.fakes import (
+    NEW_SECRET,
+    OLD_SECRET,
+    Harness,
+    build_harness,
+    get_signed,
+    quoted,
+    result_for,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -67,8 +76,10 @@ async def test_valid_command_is_published_with_room_id_key(
     assert response.json() == {"id": envelope["id"], "status": "accepted"}
     assert response.headers["location"] == f"/v1/commands/{envelope['id']}"
     assert [(k, v) for k, v, _ in harness.publisher.records] == [(b"12345", raw)]
-    status = await client.get(response.headers["location"])
+    status = await get_signed(client, response.headers["location"])
     assert status.json() == {"id": envelope["id"], "status": "accepted", "result": None}
+    ((_, _, record_headers),) = harness.publisher.records
+    assert ("gateway-sender", b"key-") < record_headers[0] < ("gateway-sender", b"key-~")
 
 
 async def test_explicit_key_is_taken_out_of_the_record(
@@ -95,6 +106,7 @@ async def test_rotated_secrets_both_pass_and_wrong_secret_fails(
     body = assert_problem(response, 401, "bad-signature")
     assert headers["webhook-signature"] not in response.text
     assert set(body) == {"type", "title", "status", "detail"}
+    assert body["detail"] == "the request is not signed by a known sender"
     assert len(harness.publisher.records) == 2
 
 
@@ -220,22 +232,22 @@ async def test_client_over_its_rate_is_429() -> None:
         assert codes == [202, 202, 429]
         assert_problem(response, 429, "rate-limited")
         assert int(response.headers["retry-after"]) >= 1
-        assert_problem(await http.get("/v1/commands/x"), 429, "rate-limited")
+        assert_problem(await get_signed(http, "/v1/commands/x"), 429, "rate-limited")
     assert len(harness.publisher.records) == 2
 
 
 async def test_wait_returns_the_result_event(client: httpx.AsyncClient, harness: Harness) -> None:
     """?wait: the result that arrives after publishing is answered with 200, and indexed."""
     loop = asyncio.get_running_loop()
-    harness.publisher.on_publish = lambda value: loop.call_later(
-        0.05, harness.board.record, result_for(value)
+    harness.publisher.on_publish = lambda value, headers: loop.call_later(
+        0.05, harness.board.record, result_for(value, headers=headers)
     )
     envelope = command(room_id="5")
     raw, headers = signed(envelope)
     response = await client.post("/v1/commands?wait=2", content=raw, headers=headers)
     assert response.status_code == 200
     assert response.json()["data"]["command_id"] == envelope["id"]
-    status = (await client.get(f"/v1/commands/{envelope['id']}")).json()
+    status = (await get_signed(client, quoted(envelope["id"]))).json()
     assert status["status"] == "succeeded"
     assert status["result"] == response.json()
     assert harness.board.waiting == 0
@@ -269,7 +281,7 @@ async def test_bad_wait_is_400(client: httpx.AsyncClient, harness: Harness, wait
 
 async def test_unknown_command_and_path_are_problem_404s(client: httpx.AsyncClient) -> None:
     """Unknown id, unknown path and wrong method all answer problem+json."""
-    assert_problem(await client.get("/v1/commands/nope"), 404, "not-found")
+    assert_problem(await get_signed(client, "/v1/commands/nope"), 404, "not-found")
     response = await client.get("/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith(PROBLEM)
@@ -278,19 +290,14 @@ async def test_unknown_command_and_path_are_problem_404s(client: httpx.AsyncClie
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_probes_metrics_and_openapi(client: httpx.AsyncClient, harness: Harness) -> None:
-    """healthz alive; readyz 200 then 503 naming the failed check; metrics; the document."""
+async def test_only_the_api_and_healthz_are_on_the_api_port(client: httpx.AsyncClient) -> None:
+    """/healthz answers; /readyz, /metrics and /openapi.json are on the ops port only (404 here).
+    Fails on the old code, which served all three on the API port."""
     assert (await client.get("/healthz")).json() == {"status": "alive"}
-    ready = await client.get("/readyz")
-    assert ready.json() == {"status": "ready", "checks": {"broker": "ok", "vendor": "ok"}}
-    harness.publisher.fail = True
-    problem = assert_problem(await client.get("/readyz"), 503, "not-ready")
-    assert problem["checks"]["broker"] == "failed: ConnectionError"
-    assert "broker" in problem["detail"]
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 200
-    assert 'gateway_webhook_requests_total{route="/readyz",status="503"}' in metrics.text
-    assert (await client.get("/openapi.json")).json() == openapi_document()
+    for path in ("/readyz", "/metrics", "/openapi.json"):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith(PROBLEM)
 
 
 async def test_odd_command_ids_round_trip(client: httpx.AsyncClient, harness: Harness) -> None:
@@ -300,7 +307,238 @@ async def test_odd_command_ids_round_trip(client: httpx.AsyncClient, harness: Ha
         raw, headers = signed(envelope)
         response = await client.post("/v1/commands", content=raw, headers=headers)
         assert response.status_code == 202
-        status = await client.get(response.headers["location"])
+        status = await get_signed(client, response.headers["location"])
         assert status.json()["id"] == command_id
-    metrics = (await client.get("/metrics")).text
+    metrics = generate_latest().decode()
     assert 'route="/v1/commands/{id}"' in metrics
+
+
+# ---------------------------------------------------------------------------------------
+# who may read what: signed status queries, one sender's commands only
+
+
+async def test_status_query_without_a_valid_signature_is_a_generic_401(
+    client: httpx.AsyncClient,
+) -> None:
+    """GET /v1/commands/{id} unsigned, signed for another path or with an unknown secret: the
+    same 401 whatever failed. Fails on the old code (GET answered anyone)."""
+    raw, headers = signed(command(room_id="1"))
+    response = await client.post("/v1/commands", content=raw, headers=headers)
+    location = response.headers["location"]
+    wrong_path = signed_headers(NEW_SECRET, request_content("GET", "/v1/commands/other"))
+    stranger = "whsec_" + "B" * 43 + "="
+    answers = [
+        await client.get(location),
+        await client.get(location, headers=wrong_path),
+        await get_signed(client, location, stranger),
+        await get_signed(client, location, timestamp=int(time.time()) - 3600),
+    ]
+    for answer in answers:
+        problem = assert_problem(answer, 401, "bad-signature")
+        assert problem["detail"] == "the request is not signed by a known sender"
+    assert (await get_signed(client, location)).status_code == 200
+
+
+async def test_a_sender_reads_only_its_own_commands(client: httpx.AsyncClient) -> None:
+    """Sender B (another secret) gets 404 for A's command, the same as for an unknown id;
+    a signed GET's webhook-id is accepted once. Fails on the old code (anyone read anything)."""
+    envelope = command(room_id="1")
+    raw, headers = signed(envelope, NEW_SECRET)
+    location = (await client.post("/v1/commands", content=raw, headers=headers)).headers["location"]
+    theirs = await get_signed(client, location, OLD_SECRET)
+    unknown = await get_signed(client, "/v1/commands/never-sent", OLD_SECRET)
+    assert_problem(theirs, 404, "not-found")
+    assert theirs.json() == unknown.json()
+    again = signed_headers(NEW_SECRET, request_content("GET", location))
+    assert (await client.get(location, headers=again)).status_code == 200
+    assert_problem(await client.get(location, headers=again), 409, "replay")
+
+
+async def test_a_reused_id_never_hands_one_senders_result_to_another(harness: Harness) -> None:
+    """A and B both send command X and both wait: each is answered with its own result (the
+    one carrying its sender), never the other's; each GET answers that sender's own. Fails on
+    the old code, where B's ?wait received A's result."""
+    loop = asyncio.get_running_loop()
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        envelope = command(room_id="1")
+        published: list[dict[str, Any]] = []
+
+        def answer_later(value: bytes, headers: list[tuple[str, bytes]]) -> None:
+            # A's result comes first, while both wait; B's a little later, as "failed".
+            status = "succeeded" if not published else "failed"
+            published.append(result_for(value, status, headers=headers))
+            loop.call_later(0.1 * len(published), harness.board.record, published[-1])
+
+        harness.publisher.on_publish = answer_later
+        raw_a, headers_a = signed(envelope, NEW_SECRET)
+        raw_b, headers_b = signed(envelope, OLD_SECRET)
+        a_waits = asyncio.create_task(
+            http.post("/v1/commands?wait=2", content=raw_a, headers=headers_a)
+        )
+        await asyncio.sleep(0.02)
+        b_answer = await http.post("/v1/commands?wait=2", content=raw_b, headers=headers_b)
+        a_answer = await a_waits
+        a_status = await get_signed(http, quoted(envelope["id"]), NEW_SECRET)
+        b_status = await get_signed(http, quoted(envelope["id"]), OLD_SECRET)
+    assert (a_answer.status_code, b_answer.status_code) == (200, 200)
+    a_sender, b_sender = (p["sender"] for p in published)
+    assert a_sender != b_sender
+    assert (a_answer.json()["sender"], a_answer.json()["type"]) == (
+        a_sender,
+        "avd.command.succeeded",
+    )
+    assert (b_answer.json()["sender"], b_answer.json()["type"]) == (b_sender, "avd.command.failed")
+    assert a_status.json()["status"] == "succeeded"
+    assert b_status.json()["status"] == "failed"
+    assert len(harness.publisher.records) == 2
+
+
+async def test_a_result_without_a_sender_is_never_served(harness: Harness) -> None:
+    """A result with no sender (a command put on Kafka directly, with an id a sender also
+    used) is not served; a result of this sender's from another replica is. Fails on the old
+    code (every result was served to anyone)."""
+    value = json.dumps({"id": "foreign-1", "type": "RoomList"}).encode()
+    assert harness.board.record(result_for(value, sender=None)) is False
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        assert_problem(await get_signed(http, "/v1/commands/foreign-1"), 404, "not-found")
+        # The same id, now as this sender's command accepted by another replica.
+        raw, headers = signed({"id": "foreign-1", "type": "RoomList", "payload": {}})
+        await http.post("/v1/commands", content=raw, headers=headers)
+        ((_, _, record_headers),) = harness.publisher.records
+        harness.board.record(result_for(value, headers=record_headers))
+        answer = await get_signed(http, "/v1/commands/foreign-1")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "succeeded"
+
+
+# ---------------------------------------------------------------------------------------
+# rate limits: failed authentication has its own small budget; signed senders their own
+
+
+async def test_a_failed_auth_flood_does_not_throttle_a_signed_sender() -> None:
+    """Unsigned requests from one address run out their small budget (429), while a signed
+    sender from the same address still gets 202. Fails on the old code, where the unsigned
+    flood used up the per-address budget the signed sender shared."""
+    harness = build_harness(rate=100.0, burst=5, failed_rate=0.1, failed_burst=3)
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        flood = []
+        for _ in range(20):
+            raw, headers = signed(command(), "whsec_" + "C" * 43 + "=")
+            flood.append(
+                (await http.post("/v1/commands", content=raw, headers=headers)).status_code
+            )
+        signed_codes = []
+        for _ in range(5):
+            raw, headers = signed(command())
+            response = await http.post("/v1/commands", content=raw, headers=headers)
+            signed_codes.append(response.status_code)
+    assert flood[:3] == [401, 401, 401]
+    assert set(flood[3:]) == {429}
+    assert signed_codes == [202] * 5
+
+
+async def test_senders_have_separate_budgets() -> None:
+    """One sender past its burst gets 429; another sender (another secret) is unaffected."""
+    harness = build_harness(rate=0.1, burst=2)
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        codes = {}
+        for secret in (NEW_SECRET, OLD_SECRET):
+            codes[secret] = []
+            for _ in range(3):
+                raw, headers = signed(command(), secret)
+                response = await http.post("/v1/commands", content=raw, headers=headers)
+                codes[secret].append(response.status_code)
+    assert codes == {NEW_SECRET: [202, 202, 429], OLD_SECRET: [202, 202, 429]}
+
+
+async def test_named_sender_keeps_its_identity_across_rotated_secrets() -> None:
+    """A sender of GATEWAY_WEBHOOKS__SENDERS with two secrets: a command sent with the old one
+    is read back with the new one."""
+    harness = build_harness(secrets=(), senders={"crm": [OLD_SECRET, NEW_SECRET]})
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        raw, headers = signed(command(), OLD_SECRET)
+        location = (await http.post("/v1/commands", content=raw, headers=headers)).headers[
+            "location"
+        ]
+        assert (await get_signed(http, location, NEW_SECRET)).status_code == 200
+    ((_, _, record_headers),) = harness.publisher.records
+    assert ("gateway-sender", b"crm") in record_headers
+
+
+# ---------------------------------------------------------------------------------------
+# server limits: body timeout, waiter cap
+
+
+async def test_a_slow_body_is_408_within_the_body_timeout() -> None:
+    """A body that trickles in is refused with 408 once the body timeout has passed. Fails
+    on the old code, which waited for the body as long as the client kept the connection."""
+    harness = build_harness(body_timeout_s=0.3)
+    raw, headers = signed(command())
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for i in range(len(raw)):
+            yield raw[i : i + 1]
+            await asyncio.sleep(0.1)
+
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        started = time.monotonic()
+        response = await http.post("/v1/commands", content=trickle(), headers=headers)
+    assert_problem(response, 408, "request-timeout")
+    assert time.monotonic() - started < 1.5
+    assert harness.publisher.records == []
+
+
+async def test_waiters_beyond_the_cap_are_answered_at_once() -> None:
+    """With max_waiters waiting already, a further ?wait gets 202 at once (the command is on
+    Kafka). Fails on the old code, which let any number of requests wait."""
+    harness = build_harness(max_waiters=2, wait_max_s=5.0)
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+
+        async def post_waiting() -> httpx.Response:
+            raw, headers = signed(command())
+            return await http.post("/v1/commands?wait=1", content=raw, headers=headers)
+
+        waiting = [asyncio.create_task(post_waiting()) for _ in range(2)]
+        for _ in range(200):  # until both wait
+            if harness.board.waiting == 2:
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        third = await post_waiting()
+        assert third.status_code == 202
+        assert time.monotonic() - started < 0.5
+        assert [r.status_code for r in await asyncio.gather(*waiting)] == [202, 202]
+    assert len(harness.publisher.records) == 3
+    assert harness.board.waiting == 0
+
+
+async def test_client_address_from_x_forwarded_for_only_behind_a_trusted_proxy() -> None:
+    """The failed-auth budget is keyed by the client address. A peer that is no trusted proxy
+    cannot name a fresh address per request in X-Forwarded-For (ignored: all 429 after the
+    first); behind a trusted proxy the right-most address that is no trusted proxy counts, so
+    a left-most entry the caller made up does not help either. Fails on the old code, which
+    read X-Forwarded-For from any peer with forwarded_allow_ips '*'."""
+    harness = build_harness(failed_rate=0.001, failed_burst=1, trusted_proxies="10.0.0.0/8")
+
+    async def codes(peer: str, forwarded: list[str]) -> list[int]:
+        transport = httpx.ASGITransport(app=harness.app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            out = []
+            for value in forwarded:
+                raw, headers = signed(command(), "whsec_" + "D" * 43 + "=")
+                headers["x-forwarded-for"] = value
+                response = await http.post("/v1/commands", content=raw, headers=headers)
+                out.append(response.status_code)
+            return out
+
+    assert await codes("203.0.113.9", [f"198.51.100.{i}" for i in range(4)]) == [401] + [429] * 3
+    assert await codes("10.0.0.5", [f"192.0.2.{i}, 10.0.0.7" for i in range(4)]) == [401] * 4
+    spoofed = [f"192.0.2.{i}, 198.18.0.1" for i in range(10, 14)]
+    assert await codes("10.0.0.5", spoofed) == [401] + [429] * 3

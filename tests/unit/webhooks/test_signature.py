@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from gateway.webhooks.errors import SignatureError
-from gateway.webhooks.signature import SigningKey, Verifier, signed_headers
+from gateway.webhooks.signature import SigningKey, Verifier, request_content, signed_headers
 from tests.unit.webhooks.fakes import NEW_SECRET, OLD_SECRET
 
 # The reference library's published vector (standard-webhooks, libraries/python tests).
@@ -196,3 +196,39 @@ def test_interoperates_with_the_reference_library(body: str, msg_id: str, key: b
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(now), "webhook-signature": ours}
     Verifier.from_secrets([secret]).verify(headers, body.encode())
     reference.verify(body, headers, json_parse=False)
+
+
+@pytest.mark.parametrize("key_bytes", [1, 16, 23])
+def test_short_keys_are_refused(key_bytes: int) -> None:
+    """whsec_AA (one key byte) and anything under 24 bytes is no signing key. Fails on the
+    old code, which accepted any non-empty key."""
+    with pytest.raises(ValueError, match="fewer than 24 key bytes"):
+        SigningKey.parse("whsec_" + base64.b64encode(b"k" * key_bytes).decode())
+    with pytest.raises(ValueError, match="fewer than 24 key bytes"):
+        SigningKey.parse("whsec_AA")
+
+
+def test_the_verified_message_names_its_sender() -> None:
+    """A named sender's secrets (old and new) both yield its name; a bare secret yields
+    key-<hash> (stable, not the secret); one secret for two senders is refused."""
+    v = Verifier.from_senders({"crm": [OLD_SECRET]}, [NEW_SECRET])
+    v = Verifier(v.keys, clock=lambda: NOW)
+    old = v.verify(signed_headers(OLD_SECRET, BODY, timestamp=NOW), BODY)
+    new = v.verify(signed_headers(NEW_SECRET, BODY, timestamp=NOW), BODY)
+    assert old.sender == "crm"
+    assert new.sender.startswith("key-")
+    assert len(new.sender) == len("key-") + 12
+    assert new.sender == SigningKey.parse(NEW_SECRET).sender
+    assert NEW_SECRET.removeprefix("whsec_")[:8] not in new.sender
+    with pytest.raises(ValueError, match="twice"):
+        Verifier.from_senders({"a": [OLD_SECRET], "b": [OLD_SECRET]})
+
+
+def test_a_get_is_signed_over_method_and_path() -> None:
+    """GET content is "GET <path>": a signature for one path does not verify another."""
+    content = request_content("GET", "/v1/commands/c-1")
+    assert content == b"GET /v1/commands/c-1"
+    headers = signed_headers(NEW_SECRET, content, timestamp=NOW)
+    verifier(NEW_SECRET).verify(headers, content)
+    with pytest.raises(SignatureError):
+        verifier(NEW_SECRET).verify(headers, request_content("GET", "/v1/commands/c-2"))

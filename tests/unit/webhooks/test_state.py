@@ -64,25 +64,49 @@ def test_client_rate_forgets_the_least_recent_clients() -> None:
 
 
 def test_board_keeps_results_and_accepted_bounded() -> None:
-    """Accepted, then the result; the oldest entries go past the capacity."""
+    """Reserved (accepted), then the result; the oldest entries go past the capacity."""
     board = ResultBoard(capacity=2)
-    board.accepted("c-1")
-    status = board.lookup("c-1")
+    board.reserve("a", "c-1")
+    status = board.lookup("a", "c-1")
     assert status is not None
     assert status.status == "accepted"
     event = result_for(b'{"id":"c-1","type":"RoomCreate","payload":{}}')
     assert board.record(event)
-    status = board.lookup("c-1")
+    status = board.lookup("a", "c-1")
     assert status is not None
     assert (status.status, status.result) == ("succeeded", event)
-    board.accepted("c-1")  # a late "accepted" does not hide the result
-    status = board.lookup("c-1")
+    board.reserve("a", "c-1")  # a resend by the same sender keeps the result
+    status = board.lookup("a", "c-1")
     assert status is not None
     assert status.status == "succeeded"
-    board.accepted("c-2")
-    board.accepted("c-3")
-    assert board.lookup("c-1") is None
+    board.reserve("a", "c-2")
+    board.reserve("a", "c-3")
+    assert board.lookup("a", "c-1") is None
     assert len(board) == 2
+
+
+def test_board_files_results_by_sender() -> None:
+    """Two senders' commands with one id are two entries; a result is filed under its event's
+    sender (also one this replica did not accept: another replica's, or before a restart);
+    a result without a sender is not kept."""
+    board = ResultBoard()
+    board.reserve("a", "c-1")
+    assert board.lookup("b", "c-1") is None
+    board.reserve("b", "c-1")
+    value = b'{"id":"c-1","type":"RoomList","payload":{}}'
+    assert board.record(result_for(value, "failed", sender="b"))
+    a_status, b_status = board.lookup("a", "c-1"), board.lookup("b", "c-1")
+    assert a_status is not None
+    assert b_status is not None
+    assert (a_status.status, b_status.status) == ("accepted", "failed")
+    assert not board.record(result_for(b'{"id":"x","type":"RoomList"}', sender=None))
+    assert board.lookup("a", "x") is None
+    assert board.record(result_for(b'{"id":"y","type":"RoomList"}', sender="c"))
+    y_status = board.lookup("c", "y")
+    assert y_status is not None
+    assert y_status.status == "succeeded"
+    assert board.lookup("a", "y") is None
+    assert board.results_seen == 3
 
 
 def test_board_ignores_events_without_a_command() -> None:
@@ -99,15 +123,31 @@ def test_board_ignores_events_without_a_command() -> None:
 
 
 async def test_board_wakes_every_waiter_and_cleans_up() -> None:
-    """Two waiters on one id both get the event; none remain registered afterwards."""
-    board = ResultBoard()
+    """Two waiters on one id both get the event; none remain registered afterwards; the cap
+    on waiters is reported by may_wait."""
+    board = ResultBoard(max_waiters=2)
     event = result_for(b'{"id":"c-9","type":"RoomCreate","payload":{}}')
-    with board.expect("c-9") as first, board.expect("c-9") as second:
+    board.reserve("a", "c-9")
+    with board.expect("a", "c-9") as first, board.expect("a", "c-9") as second:
         assert board.waiting == 2
+        assert not board.may_wait()
         asyncio.get_running_loop().call_soon(board.record, event)
         assert await asyncio.wait_for(first, 1) == event
         assert await asyncio.wait_for(second, 1) == event
     assert board.waiting == 0
-    with board.expect("c-10"):
+    assert board.may_wait()
+    board.reserve("a", "c-10")
+    with board.expect("a", "c-10"):
         pass
     assert board.waiting == 0
+
+
+async def test_a_waiting_command_outlives_the_capacity() -> None:
+    """A command someone waits for is found by its result even when the LRU dropped it."""
+    board = ResultBoard(capacity=1)
+    event = result_for(b'{"id":"w","type":"RoomCreate","payload":{}}')
+    board.reserve("a", "w")
+    with board.expect("a", "w") as waiter:
+        board.reserve("a", "other")
+        assert board.record(event)
+        assert await asyncio.wait_for(waiter, 1) == event

@@ -69,11 +69,12 @@ app.kubernetes.io/part-of: vendor-gateway
 {{- end }}
 
 {{/*
-The named container port a role is probed on: the webhooks role on its API port ("http"),
-the others on the operations port ("ops") when it is enabled; empty: no HTTP probes.
+The named container port a role is probed on: the operations port ("ops") when it is enabled
+(it serves /healthz and /readyz for every role); else the webhooks role on its API port
+("http", /healthz only), the others not at all (empty: no HTTP probes).
 */}}
 {{- define "gateway.probePort" -}}
-{{- if eq .role "webhooks" }}http{{ else if .ctx.Values.config.ops.enabled }}ops{{ end }}
+{{- if .ctx.Values.config.ops.enabled }}ops{{ else if eq .role "webhooks" }}http{{ end }}
 {{- end }}
 
 {{/* True when something other than `replicas` sets the commands role's replica count. */}}
@@ -140,18 +141,20 @@ pydantic-settings parses (numbers through toJson never turn into 1e+06 notation)
 {{- if and (not .Values.secret.create) .Values.secret.values }}
 {{- fail "secret.values is only used with secret.create: true" }}
 {{- end }}
-{{- if and (eq $c.idempotency.backend "redis") (not $c.redis.url) }}
-{{- fail "config.idempotency.backend=redis needs config.redis.url" }}
+{{- /* The Redis URL is a secret (it may hold the password): a required Secret key says Redis is used. */}}
+{{- $redis := index .Values.secret.keys "GATEWAY_REDIS__URL" }}
+{{- if and (eq $c.idempotency.backend "redis") (not $redis) }}
+{{- fail "config.idempotency.backend=redis needs Redis: put GATEWAY_REDIS__URL in the Secret and set secret.keys.GATEWAY_REDIS__URL: true" }}
 {{- end }}
 {{- $cmd := .Values.commands }}
 {{- if and $cmd.enabled (ne $c.idempotency.backend "redis") (or (gt (int $cmd.replicas) 1) $cmd.autoscaling.enabled $cmd.keda.enabled) }}
-{{- fail "more than one commands replica (replicas > 1, autoscaling or keda) needs config.idempotency.backend=redis and config.redis.url: the sqlite store and the in-process rate limit are per replica" }}
+{{- fail "more than one commands replica (replicas > 1, autoscaling or keda) needs config.idempotency.backend=redis and Redis (secret.keys.GATEWAY_REDIS__URL: true): the sqlite store and the in-process rate limit are per replica" }}
 {{- end }}
 {{- if and $cmd.autoscaling.enabled $cmd.keda.enabled }}
 {{- fail "commands.autoscaling and commands.keda exclude each other: KEDA makes its own HPA" }}
 {{- end }}
-{{- if and .Values.webhooks.enabled (gt (int .Values.webhooks.replicas) 1) (not $c.redis.url) }}
-{{- fail "more than one webhooks replica needs config.redis.url: the webhook-id replay guard is per replica without Redis" }}
+{{- if and .Values.webhooks.enabled (gt (int .Values.webhooks.replicas) 1) (not $redis) }}
+{{- fail "more than one webhooks replica needs Redis (secret.keys.GATEWAY_REDIS__URL: true): the webhook-id replay guard is per replica without Redis" }}
 {{- end }}
 {{- if and $c.ops.enabled .Values.webhooks.enabled (eq (int $c.ops.port) (int $c.webhooks.port)) }}
 {{- fail "config.ops.port and config.webhooks.port must differ: both servers run in the webhooks pods" }}
@@ -178,4 +181,37 @@ pydantic-settings parses (numbers through toJson never turn into 1e+06 notation)
 {{/* The commands role keeps its SQLite file on a PersistentVolumeClaim. */}}
 {{- define "gateway.commandsPvc" -}}
 {{- if and .Values.commands.enabled .Values.commands.persistence.enabled (eq .Values.config.idempotency.backend "sqlite") }}true{{ end }}
+{{- end }}
+
+{{/*
+One NetworkPolicyEgressRule from an egress destination of the values: {cidr, except} or
+{namespaceSelector, podSelector}, and ports (a number is a TCP port; a map is taken as is).
+Without cidr or selector the rule allows its ports to any address.
+*/}}
+{{- define "gateway.egressRule" -}}
+{{- if not .ports }}
+{{- fail (printf "networkPolicy.egress: every destination needs ports: %s" (toJson .)) }}
+{{- end }}
+{{- if and .cidr (or .namespaceSelector .podSelector) }}
+{{- fail (printf "networkPolicy.egress: a destination is a cidr or selectors, not both: %s" (toJson .)) }}
+{{- end }}
+{{- $peer := dict }}
+{{- if .cidr }}
+{{- $block := dict "cidr" .cidr }}
+{{- with .except }}{{ $_ := set $block "except" . }}{{ end }}
+{{- $_ := set $peer "ipBlock" $block }}
+{{- end }}
+{{- with .namespaceSelector }}{{ $_ := set $peer "namespaceSelector" . }}{{ end }}
+{{- with .podSelector }}{{ $_ := set $peer "podSelector" . }}{{ end }}
+{{- $ports := list }}
+{{- range .ports }}
+{{- if kindIs "map" . }}
+{{- $ports = append $ports . }}
+{{- else }}
+{{- $ports = append $ports (dict "port" (int .) "protocol" "TCP") }}
+{{- end }}
+{{- end }}
+{{- $rule := dict "ports" $ports }}
+{{- if $peer }}{{ $_ := set $rule "to" (list $peer) }}{{ end }}
+{{- toYaml $rule }}
 {{- end }}

@@ -1,0 +1,85 @@
+"""Log lines carry no secret, whatever the form: message and arguments, ``extra`` fields, the
+exception text, JSON and dict forms, URLs with passwords; in JSON lines and console lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.telemetry.logs import configure_logging, redact_log_text
+
+SECRETS = ("tok-123456", "pa55word", "ak-secret", "sk-secret", "redis-pw", "bearer-credential")
+
+
+@pytest.fixture(params=[True, False], ids=["json", "console"])
+def captured(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    handler = configure_logging("DEBUG", json_lines=request.param)
+    stream = io.StringIO()
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
+
+
+def leaks(text: str) -> list[str]:
+    return [s for s in SECRETS if s in text]
+
+
+def test_extra_fields_are_masked_by_name_and_content(captured: io.StringIO) -> None:
+    logging.getLogger("gateway.test").info(
+        "calling",
+        extra={
+            "secret_key": "sk-secret",
+            "request": {"params": {"access_key": "ak-secret", "room_id": "r1"}},
+            "url": "redis://:redis-pw@redis:6379/0",
+            "headers": ["Authorization: Bearer bearer-credential"],
+        },
+    )
+    out = captured.getvalue()
+    assert not leaks(out), out
+    if out.startswith("{"):  # JSON lines show the extra fields (console lines do not)
+        line = json.loads(out)
+        assert line["request"]["params"] == {"access_key": "***", "room_id": "r1"}
+        assert line["secret_key"] == "***"
+
+
+def test_exception_text_is_masked(captured: io.StringIO) -> None:
+    try:
+        raise RuntimeError(
+            'vendor said {"password": "pa55word"} for http://v/x?token=tok-123456'
+            " and {'access_key': 'ak-secret'}"
+        )
+    except RuntimeError:
+        logging.getLogger("gateway.test").exception("call failed")
+    out = captured.getvalue()
+    assert "RuntimeError" in out
+    assert not leaks(out), out
+
+
+def test_message_arguments_in_json_and_dict_forms_are_masked(captured: io.StringIO) -> None:
+    log = logging.getLogger("gateway.test")
+    log.warning("body %s", json.dumps({"secret_key": "sk-secret", "n": 1}))
+    log.warning("params %s", {"password": "pa55word", "token": "tok-123456"})
+    log.warning("mapping %(access_key)s", {"access_key": "ak-secret"})
+    log.warning("connecting to %s", "redis://user:redis-pw@redis:6379/0")
+    out = captured.getvalue()
+    assert not leaks(out), out
+    assert out.count("***") >= 5
+
+
+def test_redact_log_text_forms() -> None:
+    assert redact_log_text('{"token": "tok-123456", "x": 1}') == '{"token": "***", "x": 1}'
+    assert redact_log_text('{\\"password\\": \\"pa55word\\"}') == '{\\"password\\": \\"***\\"}'
+    assert redact_log_text("{'secret_key': 'sk-secret'}") == "{'secret_key': '***'}"
+    assert redact_log_text('"password": 12345') == '"password": ***'
+    assert redact_log_text("redis://:redis-pw@h:1/0") == "redis://:***@h:1/0"
+    assert redact_log_text("https://vendor.example/x") == "https://vendor.example/x"
