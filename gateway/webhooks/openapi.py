@@ -191,8 +191,8 @@ def openapi_document() -> dict[str, Any]:
         " Answered from this replica's bounded index of results (read back from the results"
         " topic at start, so any replica answers) and of the commands it accepted, and only"
         " to the sender that submitted the command: another sender's id, an unknown id and"
-        " one that has left the index all answer 404. Secret fields of the vendor's answer (passwords, tokens) are"
-        " `***` in the result.",
+        " one that has left the index all answer 404. Secret fields of the vendor's answer"
+        " (passwords, tokens) are `***` in the result.",
         "parameters": [
             {
                 "name": "id",

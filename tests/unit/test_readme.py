@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from gateway.app.settings_table import settings_rows, settings_table
@@ -16,3 +17,13 @@ def test_readme_settings_table_matches_code() -> None:
     end = text.index("<!-- settings-table:end -->")
     assert text[start:end].strip() == settings_table(), "run: python -m gateway.app.settings_table"
     assert len(settings_rows()) > 20
+
+
+def test_security_doc_names_only_real_settings() -> None:
+    """docs/security.md (the threat model) names settings that exist, so it cannot drift."""
+    text = (README.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"GATEWAY_[A-Z0-9_]+[A-Z0-9]", text))
+    known = {row[0] for row in settings_rows()}
+    assert len(named) >= 10
+    # a name may also be a group's prefix (GATEWAY_VENDOR__RATE_LIMIT__*)
+    assert {n for n in named if not any(k.startswith(n) for k in known)} == set()

@@ -13,6 +13,7 @@ from gateway.commands.outbound import (
     dead_letter,
     record_bytes,
     result_record,
+    sender_of,
 )
 from gateway.messages.headers import DLQ_SOURCE_OFFSET, DLQ_VALUE_OMITTED
 from gateway.messages.results import ErrorInfo, ResultData
@@ -109,3 +110,20 @@ def test_dead_letter_of_a_normal_record_keeps_the_bytes() -> None:
     )
     assert record.value == b"garbage"
     assert DLQ_VALUE_OMITTED not in dict(record.headers)
+
+
+def test_sender_is_read_from_the_command_and_carried_to_the_result() -> None:
+    """The ingress's gateway-sender header names the result's sender (extension and header);
+    an ill-formed one is ignored, and a command without one gives a result without one."""
+    assert sender_of([("traceparent", b"00-x"), ("gateway-sender", b"key-0123abcd")]) == (
+        "key-0123abcd"
+    )
+    assert sender_of([("gateway-sender", b"crm\r\nx")]) is None
+    assert sender_of([("gateway-sender", b"x" * 65)]) is None
+    assert sender_of([]) is None
+    out = result_record(
+        "results", b"k", _result(), prefix="avd", source="/gw", traceparent=None, sender="crm"
+    )
+    assert json.loads(out.value)["sender"] == "crm"
+    assert ("gateway-sender", b"crm") in out.headers
+    assert "sender" not in _record(_result())
