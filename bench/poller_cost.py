@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import simulator
 
+from gateway import retry as retries
 from gateway.app.embedded_simulator import simulator_vendor
 from gateway.app.poller_role import build_poller_client
-from gateway.commands.retry import RetryPolicy
 from gateway.poller import (
     KafkaStateStore,
     Kind,
@@ -58,7 +58,7 @@ from gateway.poller import (
     PollerConfig,
     PollerState,
 )
-from gateway.settings import GatewaySettings, RateLimitSettings
+from gateway.settings import GatewaySettings, RateLimitSettings, RetrySettings
 from rigkit.topics import create_topics, unique_name
 
 
@@ -149,7 +149,9 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, 
             vendor=simulator_vendor(url, rate_limit=RateLimitSettings(enabled=False)),
         )
         client = build_poller_client(settings, settings.vendor, None)
-        retry = RetryPolicy(3, 0.05, 0.5)
+        retry = retries.vendor_calls(
+            RetrySettings(max_attempts=3, initial_wait_s=0.05, max_wait_s=0.5)
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             transactional_id=f"{base}.poller",

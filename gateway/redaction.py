@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-__all__ = ["SECRET_PARAM_NAMES", "RedactingFilter", "redact_params", "redact_text"]
+__all__ = ["MASK", "SECRET_PARAM_NAMES", "RedactingFilter", "redact_params", "redact_text"]
 
 SECRET_PARAM_NAMES = frozenset(
     {"token", "access_key", "secret_key", "password", "host_password", "licence_cert"}

@@ -119,6 +119,14 @@ class RetrySettings(_Frozen):
     max_attempts: int = Field(5, ge=1, description="vendor attempts per command at most")
     initial_wait_s: float = Field(0.2, ge=0, description="backoff window of the first retry")
     max_wait_s: float = Field(10.0, ge=0, description="largest backoff window")
+    store_outcome_s: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "how long storing a mutation's outcome is retried after the vendor call (then the"
+            " result is published unstored, never sent to the vendor twice)"
+        ),
+    )
 
 
 class IdempotencySettings(_Frozen):
@@ -159,6 +167,22 @@ class CommandsSettings(_Frozen):
     )
     grace_period_s: float = Field(
         20.0, ge=0, description="time to finish in-flight work on SIGTERM"
+    )
+    revoke_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "time in-flight work of revoked partitions gets to finish before it is left to"
+            " their new owner"
+        ),
+    )
+    max_processing_failures: int = Field(
+        10,
+        ge=1,
+        description=(
+            "tries of a record whose processing fails on infrastructure (store, broker) before"
+            " it goes to the dead-letter topic"
+        ),
     )
     result_type_prefix: str = Field("avd", description="CloudEvents type prefix of results")
     source: str = Field("/vendor-gateway", description="CloudEvents source of results")

@@ -1,4 +1,4 @@
-"""Vendor accounts from settings: a client and a rate limiter each."""
+"""Vendor accounts from settings: a client each, holding the account's rate limiter."""
 
 from __future__ import annotations
 
@@ -60,5 +60,5 @@ def build_accounts(settings: GatewaySettings, redis: Redis | None) -> dict[str, 
     accounts = {}
     for name, vendor in configured.items():
         limiter = build_limiter(name, vendor.rate_limit, redis)
-        accounts[name] = Account(name, build_vendor_client(vendor, limiter), limiter)
+        accounts[name] = Account(name, build_vendor_client(vendor, limiter))
     return accounts

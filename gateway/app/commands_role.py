@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from gateway.app.accounts import build_accounts
 from gateway.app.kafka import make_consumer, make_producer
+from gateway.app.redis_client import open_redis
 from gateway.commands.consumer import CommandConsumer, ConsumerConfig
 from gateway.commands.handler import CommandHandler, HandlerConfig
-from gateway.commands.retry import RetryPolicy
 from gateway.commands.upload import SourcePolicy, UploadSources
 from gateway.idempotency import IdempotencyStore
 from gateway.idempotency.redis_store import RedisIdempotencyStore
@@ -29,21 +29,12 @@ from gateway.telemetry.metrics import (
 
 __all__ = [
     "maintain_sqlite_store",
-    "open_redis",
     "open_store",
     "run_commands_role",
     "upload_source_policy",
 ]
 
 log = logging.getLogger("gateway.app")
-
-
-def open_redis(settings: GatewaySettings) -> Redis | None:
-    """The Redis client, when one is configured."""
-    if settings.redis.url is None:
-        return None
-    password = settings.redis.password.get_secret_value() if settings.redis.password else None
-    return Redis.from_url(settings.redis.url.get_secret_value(), password=password)
 
 
 def upload_source_policy(settings: GatewaySettings) -> SourcePolicy:
@@ -132,18 +123,11 @@ async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> N
         handler = CommandHandler(
             accounts,
             store,
-            RetryPolicy(
-                settings.retry.max_attempts,
-                settings.retry.initial_wait_s,
-                settings.retry.max_wait_s,
-            ),
-            HandlerConfig(
+            HandlerConfig.from_settings(
+                settings,
                 # A new incarnation per start: after a crash, the claims of the dead process
                 # must look foreign, so they lapse and get reconciled, never silently reused.
                 owner=f"{settings.instance_id}:{uuid.uuid4().hex[:12]}",
-                lease_s=settings.idempotency.lease_s,
-                retention_s=settings.idempotency.retention_s,
-                upload_inline_max=settings.commands.upload_inline_max_bytes,
                 upload_source=uploads.policy,
             ),
             uploads,
@@ -168,19 +152,7 @@ async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> N
             consumer,
             producer,
             handler,
-            ConsumerConfig(
-                commands_topic=kafka.commands_topic,
-                results_topic=kafka.results_topic,
-                dlq_topic=kafka.dlq_topic,
-                group_id=kafka.consumer_group,
-                max_in_flight=cmd.max_in_flight,
-                max_buffered=cmd.max_buffered,
-                commit_interval_s=cmd.commit_interval_ms / 1000,
-                transactional=cmd.transactional,
-                grace_period_s=cmd.grace_period_s,
-                result_prefix=cmd.result_type_prefix,
-                source=cmd.source,
-            ),
+            ConsumerConfig.from_settings(settings),
         )
         log.info("commands role started as %s", settings.instance_id)
         await engine.run(stop)

@@ -2,7 +2,8 @@
 
 Roles without an HTTP surface of their own (commands, poller) still need probes and a scrape
 target; this small Starlette app on its own port serves them for whatever roles the process
-runs. Readiness asks each role's check (broker reachable, vendor token obtainable); its answer
+runs. Readiness runs the checks of :mod:`gateway.app.readiness` (the same for every role:
+``kafka``, the broker reachable, and ``vendor``, a token obtainable); its answer
 is kept for ``READINESS_CACHE_S`` and concurrent probes share one run, so a burst of
 ``/readyz`` calls costs the broker and the vendor one round each. Only this port serves
 ``/readyz`` and ``/metrics`` (the webhooks API port serves the API and ``/healthz``); it
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,11 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.webhooks.readiness import run_checks
+from gateway.app.readiness import ReadinessCheck, run_checks
 
-__all__ = ["READINESS_CACHE_S", "CachedReadiness", "ReadinessCheck", "build_ops_app", "serve_ops"]
-
-ReadinessCheck = Callable[[], Awaitable[None]]  # raises when not ready
+__all__ = ["READINESS_CACHE_S", "CachedReadiness", "build_ops_app", "serve_ops"]
 
 #: How long one readiness answer is reused.
 READINESS_CACHE_S = 1.0

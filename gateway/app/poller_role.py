@@ -12,12 +12,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from gateway import __version__
+from gateway import __version__, retry
 from gateway.app.accounts import build_limiter
-from gateway.app.commands_role import open_redis
 from gateway.app.kafka import client_options, make_consumer, make_producer
+from gateway.app.redis_client import open_redis
 from gateway.app.vendor import build_vendor_client
-from gateway.commands.retry import RetryPolicy
 from gateway.poller import (
     Cadence,
     KafkaLease,
@@ -117,11 +116,7 @@ def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[Kafk
         lease,
         Observer(
             client,
-            RetryPolicy(
-                settings.retry.max_attempts,
-                settings.retry.initial_wait_s,
-                settings.retry.max_wait_s,
-            ),
+            retry.vendor_calls(settings.retry),
             ObserverConfig(
                 watch=frozenset(poller.rooms) if poller.rooms else None,
                 max_rooms=poller.max_rooms_per_cycle,

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import signal
 
-from gateway.app.accounts import share_limiters
+from gateway.app.accounts import build_limiter, share_limiters
 from gateway.app.commands_role import run_commands_role
 from gateway.app.ops_server import serve_ops
 from gateway.app.poller_role import run_poller_role
 from gateway.app.readiness import Readiness
+from gateway.app.redis_client import open_redis
 from gateway.app.webhooks_role import run_webhooks_role
+from gateway.ratelimit import Lane, OnLane
 from gateway.settings import GatewaySettings
 
 __all__ = ["ROLES", "run_roles"]
@@ -34,8 +36,14 @@ async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
     if "poller" in roles:
         tasks.append(asyncio.create_task(run_poller_role(settings, stop), name="poller"))
     ops = None
+    redis = open_redis(settings) if settings.ops.enabled else None
     if settings.ops.enabled:
-        readiness = Readiness(settings)
+        # The probe's token fetch is a vendor request too: it takes a slot of the default
+        # account's limiter, on the commands lane when this process runs the commands role
+        # (else the poller's): the share this process spends anyway.
+        lane = Lane.COMMANDS if "commands" in roles or "poller" not in roles else Lane.POLLER
+        limiter = build_limiter("default", settings.vendor.rate_limit, redis)
+        readiness = Readiness(settings, OnLane(limiter, lane))
         ops = asyncio.create_task(
             serve_ops(settings.ops.host, settings.ops.port, readiness.checks, stop)
         )
@@ -45,6 +53,8 @@ async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
     if ops is not None:
         await ops
         await readiness.aclose()
+    if redis is not None:
+        await redis.aclose()
     for task, result in zip(tasks, results, strict=True):
         if isinstance(result, BaseException):
             logging.getLogger("gateway.app").error("role %s failed: %r", task.get_name(), result)

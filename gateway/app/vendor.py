@@ -18,17 +18,7 @@ def build_vendor_client(
             "vendor access_key and secret_key are not set (GATEWAY_VENDOR__ACCESS_KEY,"
             " GATEWAY_VENDOR__SECRET_KEY, or GATEWAY_ACCOUNTS__<NAME>__...): they have no defaults"
         )
-    http = build_http_client(
-        settings.base_url,
-        HttpLimits(
-            connect_timeout_s=settings.connect_timeout_s,
-            read_timeout_s=settings.read_timeout_s,
-            write_timeout_s=settings.write_timeout_s,
-            pool_timeout_s=settings.pool_timeout_s,
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
-        ),
-    )
+    http = build_http_client(settings.base_url, HttpLimits.from_settings(settings))
     if user_agent is not None:
         http.headers["user-agent"] = user_agent
     return VendorClient(

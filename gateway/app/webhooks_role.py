@@ -27,8 +27,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.app.commands_role import open_redis
 from gateway.app.kafka import make_consumer, make_producer
+from gateway.app.redis_client import open_redis
 from gateway.settings import GatewaySettings
 from gateway.webhooks.clientrate import ClientRateLimiter
 from gateway.webhooks.follower import follow_results, position_results
@@ -103,11 +103,7 @@ async def webhooks_app(
             publisher,
             board,
             ClientRateLimiter(wh.client_rate_per_s, wh.client_burst),
-            IngressConfig(
-                max_body_bytes=wh.max_body_bytes,
-                wait_max_s=wh.wait_max_s,
-                body_timeout_s=wh.body_timeout_s,
-            ),
+            IngressConfig.from_settings(wh),
             failed_auth=ClientRateLimiter(wh.failed_auth_rate_per_s, wh.failed_auth_burst),
         )
         yield create_app(

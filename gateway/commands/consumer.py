@@ -31,32 +31,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
-from opentelemetry.trace import SpanKind
 
+from gateway import retry
 from gateway.commands.handler import CommandHandler
 from gateway.commands.keyed import KeyedScheduler
 from gateway.commands.offsets import PartitionTracker
-from gateway.commands.outbound import (
-    Outbound,
-    RecordTooLargeError,
-    clip,
-    dead_letter,
-    result_record,
-    sender_of,
-    traceparent_of,
-)
-from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
-from gateway.messages.results import ErrorInfo, ResultData
-from gateway.telemetry.metrics import (
-    COMMAND_ATTEMPTS,
-    COMMANDS,
-    CONSUMER_LAG,
-    DLQ,
-    IDEMPOTENCY_REPLAYS,
-    IN_FLIGHT,
-)
-from gateway.telemetry.tracing import extract_context, inject_traceparent, producer_span, tracer
-from gateway.vendor import BY_COMMAND
+from gateway.commands.outbound import Outbound
+from gateway.commands.record_outcome import RecordOutcomes, RecordTopics
+from gateway.settings import GatewaySettings
+from gateway.telemetry.metrics import CONSUMER_LAG, DLQ, IN_FLIGHT
 
 __all__ = ["CommandConsumer", "ConsumerConfig"]
 
@@ -65,22 +48,43 @@ log = logging.getLogger("gateway.commands")
 
 @dataclass(frozen=True, slots=True)
 class ConsumerConfig:
-    """Plain values from settings."""
+    """Plain values from settings (:meth:`from_settings`)."""
 
     commands_topic: str
     results_topic: str
     dlq_topic: str
     group_id: str
-    max_in_flight: int = 64
-    max_buffered: int = 2000
-    commit_interval_s: float = 0.05
-    transactional: bool = True
-    grace_period_s: float = 20.0
-    revoke_grace_s: float = 5.0
+    max_in_flight: int
+    max_buffered: int
+    commit_interval_s: float
+    transactional: bool
+    grace_period_s: float
+    revoke_grace_s: float
+    result_prefix: str
+    source: str
+    processing_retry: retry.RetryPolicy  # then the record goes to the DLQ
+    # Not a setting: how long a leaving owner waits for its last commit to be readable.
     stable_offsets_wait_s: float = 3.0
-    result_prefix: str = "avd"
-    source: str = "/vendor-gateway"
-    max_processing_failures: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> ConsumerConfig:
+        """The consumer's values from ``settings``."""
+        kafka, cmd = settings.kafka, settings.commands
+        return cls(
+            commands_topic=kafka.commands_topic,
+            results_topic=kafka.results_topic,
+            dlq_topic=kafka.dlq_topic,
+            group_id=kafka.consumer_group,
+            max_in_flight=cmd.max_in_flight,
+            max_buffered=cmd.max_buffered,
+            commit_interval_s=cmd.commit_interval_ms / 1000,
+            transactional=cmd.transactional,
+            grace_period_s=cmd.grace_period_s,
+            revoke_grace_s=cmd.revoke_grace_s,
+            result_prefix=cmd.result_type_prefix,
+            source=cmd.source,
+            processing_retry=retry.processing_failures(cmd),
+        )
 
 
 Item = tuple[TopicPartition, Any]  # (partition, aiokafka ConsumerRecord)
@@ -109,8 +113,17 @@ class CommandConsumer:
     ) -> None:
         self._consumer = consumer
         self._producer = producer
-        self._handler = handler
         self._config = config
+        self._outcomes = RecordOutcomes(
+            handler,
+            RecordTopics(
+                config.results_topic,
+                config.dlq_topic,
+                config.group_id,
+                config.result_prefix,
+                config.source,
+            ),
+        )
         self._trackers: dict[TopicPartition, PartitionTracker[Outbound]] = {}
         self._scheduler: KeyedScheduler[Item] = KeyedScheduler(self._process, config.max_in_flight)
         # Released but not yet published+committed (a failed transaction is tried again).
@@ -266,137 +279,51 @@ class CommandConsumer:
             tracker.finish(record.offset, outbound)
 
     async def _outcome(self, tp: TopicPartition, record: Any) -> list[Outbound]:
-        failures = 0
-        while True:
-            try:
-                return await self._outcome_once(tp, record)
-            except asyncio.CancelledError:
-                raise
-            except RecursionError:
-                # The record itself (nesting too deep for some walk of it): trying again
-                # cannot help, and would hold the partition's later results for a minute.
-                DLQ.labels("RecursionError").inc()
-                return [self._dead_letter(tp, record, "record nested too deep", "RecursionError")]
-            except Exception as exc:  # infrastructure trouble (store, broker): try again
-                failures += 1
-                log.warning(
-                    "processing %s[%d]@%d failed (%s), attempt %d",
-                    tp.topic,
-                    tp.partition,
-                    record.offset,
-                    type(exc).__name__,
-                    failures,
-                )
-                if failures >= self._config.max_processing_failures:
-                    DLQ.labels(type(exc).__name__).inc()
-                    return [
-                        self._dead_letter(
-                            tp, record, f"processing failed {failures} times", type(exc).__name__
-                        )
-                    ]
-                await asyncio.sleep(min(0.2 * 2**failures, 10.0))
-
-    async def _outcome_once(self, tp: TopicPartition, record: Any) -> list[Outbound]:
-        headers = list(record.headers or ())
-        with tracer.start_as_current_span(
-            f"process {tp.topic}",
-            context=extract_context(headers),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": tp.topic,
-                "messaging.destination.partition.id": str(tp.partition),
-                "messaging.kafka.offset": record.offset,
-                "messaging.consumer.group.name": self._config.group_id,
-            },
-        ) as span:
-            outbound = await self._traced_outcome(tp, record, headers)
-            span.set_attribute("gateway.outcome", outbound[0].topic)
-            return outbound
-
-    async def _traced_outcome(
-        self, tp: TopicPartition, record: Any, headers: list[tuple[str, bytes | None]]
-    ) -> list[Outbound]:
-        sender = sender_of(headers)
+        """The record's result (or dead letter). Infrastructure trouble (store, broker) is
+        tried again by ``processing_retry``, then the record is dead-lettered: nothing stalls
+        a partition."""
         try:
-            command = parse_command(record.value, headers)
-        except NotAnEnvelopeError as exc:
-            log.warning("dead-lettering %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
-            DLQ.labels("NotAnEnvelope").inc()
-            return [self._dead_letter(tp, record, str(exc), "NotAnEnvelope")]
-        except InvalidEnvelopeError as exc:
-            raw_type = exc.raw.get("type")
-            result = ResultData(
-                command_id=exc.command_id,
-                command_type=clip(raw_type) if isinstance(raw_type, str) else "",
-                idempotency_key=None,
-                status="rejected",
-                endpoint=None,
-                error=ErrorInfo(
-                    error_class="InvalidEnvelope", message=exc.reason, fields=exc.fields
-                ),
-            )
-        else:
-            result = await self._handler.handle(command, sender=sender)
-        self._observe(result, record.key)
-        # The result's own span: its context travels on in the event and its headers.
-        with producer_span(self._config.results_topic):
-            traceparent = inject_traceparent().get("traceparent") or traceparent_of(headers)
+            return await self._outcomes.outcome(tp, record)  # the usual case: no bookkeeping
+        except RecursionError:
+            return self._too_deep(tp, record)
+        except Exception as exc:
+            self._failed(tp, record, exc, 1)
+            first = exc
+        tries = 1
+
+        async def again() -> list[Outbound]:
+            nonlocal tries
+            tries += 1
             try:
-                return [
-                    result_record(
-                        self._config.results_topic,
-                        record.key,
-                        result,
-                        prefix=self._config.result_prefix,
-                        source=self._config.source,
-                        traceparent=traceparent,
-                        sender=sender,
-                    )
-                ]
-            except RecordTooLargeError as exc:
-                DLQ.labels("ResultTooLarge").inc()
-                return [self._dead_letter(tp, record, str(exc), "ResultTooLarge")]
+                return await self._outcomes.outcome(tp, record)
+            except RecursionError:
+                return self._too_deep(tp, record)
+            except Exception as exc:
+                self._failed(tp, record, exc, tries)
+                raise
+
+        try:
+            return await self._config.processing_retry.resume(again, first, None)
+        except Exception as exc:
+            DLQ.labels(type(exc).__name__).inc()
+            reason = f"processing failed {tries} times"
+            return [self._outcomes.dead_letter(tp, record, reason, type(exc).__name__)]
+
+    def _too_deep(self, tp: TopicPartition, record: Any) -> list[Outbound]:
+        # The record itself (nesting too deep for some walk of it): trying again cannot help,
+        # and would hold the partition's later results for a minute.
+        DLQ.labels("RecursionError").inc()
+        return [self._outcomes.dead_letter(tp, record, "record nested too deep", "RecursionError")]
 
     @staticmethod
-    def _observe(result: ResultData, key: bytes | None) -> None:
-        """One log line and the metrics of a finished command."""
-        # Label only known types: the type comes from the message and could be anything.
-        known = result.command_type if result.command_type in BY_COMMAND else "unknown"
-        COMMANDS.labels(known, result.status).inc()
-        COMMAND_ATTEMPTS.labels(known).observe(result.attempts)
-        if result.replayed:
-            IDEMPOTENCY_REPLAYS.labels(known).inc()
-        log.info(
-            "command %s %s",
-            result.command_type,
-            result.status,
-            extra={
-                "command_id": result.command_id,
-                "command_type": result.command_type,
-                "key": key.decode("utf-8", "replace") if key is not None else None,
-                "status": result.status,
-                "attempts": result.attempts,
-                "duration_ms": result.duration_ms,
-                "replayed": result.replayed,
-                "error_class": result.error.error_class if result.error else None,
-            },
-        )
-
-    def _dead_letter(
-        self, tp: TopicPartition, record: Any, reason: str, error_class: str
-    ) -> Outbound:
-        return dead_letter(
-            self._config.dlq_topic,
-            key=record.key,
-            value=record.value,
-            headers=list(record.headers or ()),
-            reason=reason,
-            error_class=error_class,
-            source_topic=tp.topic,
-            partition=tp.partition,
-            offset=record.offset,
+    def _failed(tp: TopicPartition, record: Any, exc: Exception, attempt: int) -> None:
+        log.warning(
+            "processing %s[%d]@%d failed (%s), attempt %d",
+            tp.topic,
+            tp.partition,
+            record.offset,
+            type(exc).__name__,
+            attempt,
         )
 
     # -- publishing and committing -------------------------------------------------------

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.errors import GatewayError
 from gateway.messages.headers import (
     CONTENT_TYPE,
     DLQ_ERROR_CLASS,
@@ -41,7 +42,7 @@ MAX_RECORD_BYTES = 1_000_000
 ECHO_MAX = 256  # how much of a string taken from the input a result repeats
 
 
-class RecordTooLargeError(ValueError):
+class RecordTooLargeError(GatewayError, ValueError):
     """Even the compact form of a result does not fit in a record."""
 
 

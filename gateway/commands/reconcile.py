@@ -29,45 +29,62 @@ have done the work. Two tools, both used only after our own unfinished claim:
 Everything else is not reconciled: a RoomCreate without room_id (the vendor picks the id),
 RoomUpdate and the layout/mute/focus commands (repeating them is harmless: they set state),
 uploads and the remaining mutations are simply called again.
+
+:func:`reconcile` is the one step that uses the table, for both tools: before calling again
+(``refusal`` None: the probe) and after the vendor refused the repeat (``refusal``: the
+code). Its reads are vendor requests like any other: on the command's budget (the commands
+lane and the command's deadline), so a reconciliation never outlives the command.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.vendor import BY_COMMAND, VendorClient
+from gateway.commands import results
+from gateway.messages.envelope import CommandEnvelope
+from gateway.messages.results import ResultData, VendorStatus
+from gateway.ratelimit import RateLimitDeadlineError, RequestBudget
+from gateway.vendor import BY_COMMAND, Endpoint, VendorClient
+from gateway.vendor.errors import VendorAPIError, VendorError
 
-__all__ = ["RECONCILERS", "Reconciler"]
+__all__ = ["RECONCILERS", "Reconciler", "reconcile"]
 
-Reader = Callable[[VendorClient, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
+log = logging.getLogger("gateway.commands")
+
+Reader = Callable[
+    [VendorClient, Mapping[str, Any], RequestBudget], Awaitable[dict[str, Any] | None]
+]
 
 
 async def _read(
-    client: VendorClient, command_type: str, payload: Mapping[str, Any]
+    client: VendorClient, command_type: str, payload: Mapping[str, Any], budget: RequestBudget
 ) -> dict[str, Any]:
     endpoint = BY_COMMAND[command_type]
     fields = endpoint.request_model.model_fields
     request = endpoint.request_model.model_validate(
         {k: v for k, v in payload.items() if k in fields}
     )
-    answer = await client.call(endpoint, request)
+    answer = await client.call(endpoint, request, budget)
     dumped: dict[str, Any] = answer.model_dump(exclude_none=True)
     return dumped
 
 
 def _reader(command_type: str) -> Reader:
-    async def read(client: VendorClient, payload: Mapping[str, Any]) -> dict[str, Any] | None:
-        return await _read(client, command_type, payload)
+    async def read(
+        client: VendorClient, payload: Mapping[str, Any], budget: RequestBudget
+    ) -> dict[str, Any] | None:
+        return await _read(client, command_type, payload, budget)
 
     return read
 
 
 async def _sip_gate_probe(
-    client: VendorClient, payload: Mapping[str, Any]
+    client: VendorClient, payload: Mapping[str, Any], budget: RequestBudget
 ) -> dict[str, Any] | None:
-    listing = await _read(client, "SipGateList", {})
+    listing = await _read(client, "SipGateList", {}, budget)
     gates = listing.get("sip_gates") or listing.get("data") or []
     for gate in gates if isinstance(gates, list) else []:
         if isinstance(gate, dict) and gate.get("url") == payload.get("url"):
@@ -76,10 +93,12 @@ async def _sip_gate_probe(
 
 
 async def _sip_gate_by_url(
-    client: VendorClient, payload: Mapping[str, Any]
+    client: VendorClient, payload: Mapping[str, Any], budget: RequestBudget
 ) -> dict[str, Any] | None:
     """After a 40019 repeat: the gate with the url if the list shows it, else the whole list."""
-    return await _sip_gate_probe(client, payload) or await _read(client, "SipGateList", {})
+    return await _sip_gate_probe(client, payload, budget) or await _read(
+        client, "SipGateList", {}, budget
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +141,51 @@ RECONCILERS: dict[str, Reconciler] = {
     "SipAccountDelete": Reconciler(frozenset({40022})),
     "InviteDevice": Reconciler(frozenset({40031})),
 }
+
+
+async def reconcile(
+    command: CommandEnvelope,
+    endpoint: Endpoint[Any, Any],
+    client: VendorClient,
+    budget: RequestBudget,
+    refusal: VendorAPIError | None = None,
+    attempts: int = 0,
+) -> ResultData | None:
+    """After our own unfinished claim: the "already done" result, or None to go on as usual.
+
+    ``refusal`` None: before calling again, probe whether the work is done (a state means
+    yes). ``refusal``: the vendor refused the repeat with this error; its code in the table
+    means done, and the state to report is read if the table says how. A vendor error or a
+    rate-limit slot past the deadline while reading means "cannot tell": None.
+    """
+    rule = RECONCILERS.get(command.type)
+    if rule is None:
+        return None
+    read = rule.probe if refusal is None else rule.read
+    if refusal is None and read is None:
+        return None  # nothing to probe: call again (the refusal, if any, is reconciled then)
+    if refusal is not None and refusal.code not in rule.codes:
+        return None
+    if any(command.payload.get(f) in (None, "") for f in rule.requires):
+        return None
+    state: dict[str, Any] | None = None
+    if read is not None:
+        try:
+            state = await read(client, command.payload, budget)
+        except (VendorError, RateLimitDeadlineError):
+            return None
+    if refusal is None:
+        if state is None:
+            return None  # the probe found the work not done
+        log.info("reconciled %s %s by probe after an unfinished claim", command.type, command.id)
+        return results.reconciled(
+            command, endpoint, VendorStatus(ret=0, msg="success"), state, attempts=0
+        )
+    log.info(
+        "reconciled %s %s after an unfinished claim (vendor said %s)",
+        command.type,
+        command.id,
+        refusal.code,
+    )
+    vendor = VendorStatus(ret=refusal.code, msg=refusal.vendor_msg)
+    return results.reconciled(command, endpoint, vendor, state, attempts)

@@ -436,6 +436,10 @@ def build_upload_request(payload: FileUploadPayload, inline_max: int) -> FileUpl
         content = base64.b64decode(payload.content_base64, validate=True)
     except (binascii.Error, ValueError):
         raise UploadSourceError("content_base64 is not valid base64", "content_base64") from None
+    if len(content) > inline_max:  # the length check above allows up to 3 bytes of slack
+        raise UploadSourceError(
+            f"content_base64 is larger than {inline_max} bytes", "content_base64"
+        )
     return upload_request(payload, content)
 
 

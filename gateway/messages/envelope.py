@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -40,6 +41,7 @@ MAX_JSON_DEPTH = 64
 # An RFC 3339 / ISO 8601 date and time. Pydantic alone would also take numbers and numeric
 # strings ("-1") as Unix times: a producer bug that would then fail as an expired deadline.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_NOT_RFC3339 = "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-27T12:00:00Z"
 
 
 class CommandEnvelope(BaseModel):
@@ -66,7 +68,17 @@ class CommandEnvelope(BaseModel):
         if value is None or isinstance(value, datetime):
             return value
         if not isinstance(value, str) or not _TIMESTAMP.match(value):
-            raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-11-27T12:00:00Z")
+            raise ValueError(_NOT_RFC3339)
+        return value
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_has_an_offset(cls, value: datetime | None) -> datetime | None:
+        # RFC 3339 requires the offset. Without one, a deadline is an hour apart between a
+        # reader that takes it as UTC and one that takes it as local time (Europe/Berlin):
+        # refused, never guessed.
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"has no UTC offset; {_NOT_RFC3339}")
         return value
 
     @property
@@ -74,12 +86,15 @@ class CommandEnvelope(BaseModel):
         """The idempotency key, or the command id when none was given."""
         return self.idempotency_key or self.id
 
-    def expired(self, now: datetime | None = None) -> bool:
-        """Whether the deadline has passed."""
-        if self.deadline is None:
-            return False
-        deadline = self.deadline if self.deadline.tzinfo else self.deadline.replace(tzinfo=UTC)
-        return (now or datetime.now(UTC)) >= deadline
+    @property
+    def deadline_ts(self) -> float | None:
+        """The deadline as a Unix time (``time.time()``), the one way every step reads it."""
+        return None if self.deadline is None else self.deadline.timestamp()
+
+    def expired(self, now: float | None = None) -> bool:
+        """Whether the deadline has passed (at ``now``, a Unix time; default: now)."""
+        deadline = self.deadline_ts
+        return deadline is not None and (time.time() if now is None else now) >= deadline
 
 
 class NotAnEnvelopeError(GatewayError):

@@ -19,6 +19,7 @@ __all__ = [
     "RESULT_NAMESPACE",
     "ErrorInfo",
     "ResultData",
+    "Status",
     "VendorStatus",
     "result_event",
     "result_event_bytes",

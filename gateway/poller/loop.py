@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
 
+from gateway.errors import GatewayError
 from gateway.messages.changes import change_event, change_event_bytes
 from gateway.messages.headers import CONTENT_TYPE
 from gateway.poller.diff import Diff, diff
@@ -56,7 +57,7 @@ class Lease(Protocol):
         ...
 
 
-class LeaseLostError(Exception):
+class LeaseLostError(GatewayError):
     """The lease went away during a cycle: its transaction is aborted."""
 
 

@@ -1,10 +1,12 @@
 """One cycle's vendor reads: the room list, participants, statistics, media-server counts.
 
-Every request goes through the account's vendor client on the poller's lane of the rate
-limiter (``request_budget(Lane.POLLER, deadline)``) and through the retry policy the app
-injects (the commands' policy: transient errors only, full jitter, bounded by attempts and by
-the cycle's deadline). A read that still fails is left out of the observation, so the diff
-keeps that room's (or kind's) last state; the failure is logged and counted, never raised.
+Every request goes through the account's vendor client with the budget
+``RequestBudget(Lane.POLLER, cycle deadline)``: the client waits for a slot on the poller's
+lane of the rate limiter before each HTTP request (token fetches included). Each read goes
+through the retry policy the app injects (``gateway.retry.vendor_calls``: transient errors
+only, full jitter, bounded by attempts and by the cycle's deadline). A read that still fails
+is left out of the observation, so the diff keeps that room's (or kind's) last state; the
+failure is logged and counted, never raised.
 """
 
 from __future__ import annotations
@@ -31,11 +33,19 @@ from gateway.poller.model import (
     servers_from_vendor,
 )
 from gateway.poller.schedule import Kind, RoundRobin
-from gateway.ratelimit import Lane, request_budget
+from gateway.ratelimit import Lane, RequestBudget
 from gateway.vendor import VendorClient
-from gateway.vendor.endpoints.media_server import MediaServerUserCountGetRequest
-from gateway.vendor.endpoints.participants import ParticipantListRequest
-from gateway.vendor.endpoints.room import RoomListRequest, RoomStatisticGetRequest
+from gateway.vendor.endpoints.media_server import (
+    MEDIA_SERVER_USER_COUNT_GET,
+    MediaServerUserCountGetRequest,
+)
+from gateway.vendor.endpoints.participants import PARTICIPANT_LIST, ParticipantListRequest
+from gateway.vendor.endpoints.room import (
+    ROOM_LIST,
+    ROOM_STATISTIC_GET,
+    RoomListRequest,
+    RoomStatisticGetRequest,
+)
 from gateway.vendor.errors import VendorAPIError
 
 __all__ = ["CycleStats", "Observer", "ObserverConfig", "RetryRunner"]
@@ -49,7 +59,8 @@ NO_SERVER_ONLINE = 11003
 
 
 class RetryRunner(Protocol):
-    """Runs an attempt until it succeeds or the policy gives up (``RetryPolicy`` fits)."""
+    """Runs an attempt until it succeeds or the policy gives up (``gateway.retry.RetryPolicy``
+    fits)."""
 
     async def run(self, attempt: Callable[[], Awaitable[T]], deadline: float | None = ...) -> T:
         """The attempt's result, or its last error."""
@@ -112,22 +123,20 @@ class Observer:
         statistics: dict[str, Counters] = {}
         window: tuple[int, int] | None = None
         servers: dict[str, int] | None = None
-        with request_budget(Lane.POLLER, deadline):
-            if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
-                listed = await self._room_list(stats, deadline)
-                if listed is not None:
-                    rooms = {room_id: room for room_id, (room, _) in listed.items()}
-                    stats.rooms_open = len(rooms)
-                    if Kind.PARTICIPANTS in due:
-                        participants = await self._participants(listed, state, stats, deadline)
-                    if Kind.STATISTICS in due:
-                        end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
-                        window = (end - int(self._config.statistics_window_s), end)
-                        statistics = await self._statistics(
-                            sorted(rooms), state, window, stats, deadline
-                        )
-            if Kind.MEDIA_SERVERS in due:
-                servers = await self._servers(stats, deadline)
+        budget = RequestBudget(Lane.POLLER, deadline)
+        if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
+            listed = await self._room_list(stats, budget)
+            if listed is not None:
+                rooms = {room_id: room for room_id, (room, _) in listed.items()}
+                stats.rooms_open = len(rooms)
+                if Kind.PARTICIPANTS in due:
+                    participants = await self._participants(listed, state, stats, budget)
+                if Kind.STATISTICS in due:
+                    end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
+                    window = (end - int(self._config.statistics_window_s), end)
+                    statistics = await self._statistics(sorted(rooms), state, window, stats, budget)
+        if Kind.MEDIA_SERVERS in due:
+            servers = await self._servers(stats, budget)
         observation = Observation(
             observed_at=_now_rfc3339(now),
             rooms=rooms,
@@ -139,24 +148,31 @@ class Observer:
         return observation, stats
 
     async def _call(
-        self, what: str, attempt: Callable[[], Awaitable[T]], stats: CycleStats, deadline: float
+        self,
+        what: str,
+        attempt: Callable[[], Awaitable[T]],
+        stats: CycleStats,
+        budget: RequestBudget,
     ) -> T | None:
         async def counted() -> T:
             stats.calls += 1
             return await attempt()
 
         try:
-            return await self._retry.run(counted, deadline)
+            return await self._retry.run(counted, budget.deadline)
         except GatewayError as exc:
             stats.failed[what] = stats.failed.get(what, 0) + 1
             log.warning("poller: %s failed: %s", what, exc)
             return None
 
     async def _room_list(
-        self, stats: CycleStats, deadline: float
+        self, stats: CycleStats, budget: RequestBudget
     ) -> dict[str, tuple[Room, frozenset[str]]] | None:
         answer = await self._call(
-            "room list", lambda: self._client.room_list(RoomListRequest()), stats, deadline
+            "room list",
+            lambda: self._client.call(ROOM_LIST, RoomListRequest(), budget),
+            stats,
+            budget,
         )
         if answer is None:
             return None
@@ -182,7 +198,7 @@ class Observer:
         listed: Mapping[str, tuple[Room, frozenset[str]]],
         state: PollerState,
         stats: CycleStats,
-        deadline: float,
+        budget: RequestBudget,
     ) -> dict[str, Mapping[str, Participant]]:
         urgent = []
         for room_id, (_, user_ids) in listed.items():
@@ -194,9 +210,11 @@ class Observer:
         async def read(room_id: str) -> dict[str, Participant] | None:
             answer = await self._call(
                 "participant list",
-                lambda: self._client.participant_list(ParticipantListRequest(room_id=room_id)),
+                lambda: self._client.call(
+                    PARTICIPANT_LIST, ParticipantListRequest(room_id=room_id), budget
+                ),
                 stats,
-                deadline,
+                budget,
             )
             if answer is None:
                 return None
@@ -221,7 +239,7 @@ class Observer:
         state: PollerState,
         window: tuple[int, int],
         stats: CycleStats,
-        deadline: float,
+        budget: RequestBudget,
     ) -> dict[str, Counters]:
         urgent = [r for r in rooms if r not in state.rooms or state.rooms[r].statistics is None]
         chosen = self._statistics_rr.pick(rooms, urgent)
@@ -230,7 +248,10 @@ class Observer:
         async def read(room_id: str) -> dict[str, int] | None:
             request = RoomStatisticGetRequest(start_time=start, end_time=end, room_id=room_id)
             answer = await self._call(
-                "statistics", lambda: self._client.room_statistic_get(request), stats, deadline
+                "statistics",
+                lambda: self._client.call(ROOM_STATISTIC_GET, request, budget),
+                stats,
+                budget,
             )
             return None if answer is None else counters_from_vendor(answer.model_dump())
 
@@ -238,11 +259,11 @@ class Observer:
         stats.statistics_read = len(result)
         return dict(result)
 
-    async def _servers(self, stats: CycleStats, deadline: float) -> dict[str, int] | None:
+    async def _servers(self, stats: CycleStats, budget: RequestBudget) -> dict[str, int] | None:
         async def read() -> dict[str, int]:
             try:
-                answer = await self._client.media_server_user_count_get(
-                    MediaServerUserCountGetRequest()
+                answer = await self._client.call(
+                    MEDIA_SERVER_USER_COUNT_GET, MediaServerUserCountGetRequest(), budget
                 )
             except VendorAPIError as exc:
                 if exc.code == NO_SERVER_ONLINE:
@@ -250,4 +271,4 @@ class Observer:
                 raise
             return servers_from_vendor(answer.server_user_count)
 
-        return await self._call("media-server user count", read, stats, deadline)
+        return await self._call("media-server user count", read, stats, budget)

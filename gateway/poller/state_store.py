@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from gateway.errors import GatewayError
 from gateway.poller.diff import Diff
 from gateway.poller.model import PollerState, RoomState, ServerState
 
@@ -35,8 +36,10 @@ _SERVER = "server:"
 _META = "meta"
 
 
-class StateLoadError(RuntimeError):
+class StateLoadError(GatewayError):
     """The snapshot topic could not be read to its end in time."""
+
+    retryable = True  # the poller tries again on its next term
 
 
 def _dump(value: dict[str, Any]) -> bytes:

@@ -1,10 +1,11 @@
 """Rate limiting per vendor account: GCRA, priority lanes, in-process and Redis limiters."""
 
-from gateway.ratelimit.context import RequestBudget, current_budget, request_budget
+from gateway.ratelimit.budget import UNHURRIED_COMMANDS, RequestBudget
 from gateway.ratelimit.gcra import Gcra, GcraState
 from gateway.ratelimit.lanes import Lane, LaneBudget, split_budget
 from gateway.ratelimit.limiter import (
     InProcessRateLimiter,
+    OnLane,
     RateLimitDeadlineError,
     RateLimiter,
     RedisRateLimiter,
@@ -12,17 +13,17 @@ from gateway.ratelimit.limiter import (
 )
 
 __all__ = [
+    "UNHURRIED_COMMANDS",
     "Gcra",
     "GcraState",
     "InProcessRateLimiter",
     "Lane",
     "LaneBudget",
+    "OnLane",
     "RateLimitDeadlineError",
     "RateLimiter",
     "RedisRateLimiter",
     "RequestBudget",
     "UnlimitedRateLimiter",
-    "current_budget",
-    "request_budget",
     "split_budget",
 ]

@@ -1,4 +1,5 @@
-"""Rate limiters the pipeline awaits: in-process, and Redis-backed for replicas.
+"""Rate limiters the vendor client awaits before each HTTP request: in-process, and
+Redis-backed for replicas (the lane and deadline come from the caller's ``RequestBudget``).
 
 Both answer ``acquire(lane, deadline)`` by sleeping until the reserved slot (or raising
 :class:`RateLimitDeadlineError` at once if the slot would come after the deadline, so a
@@ -19,6 +20,7 @@ from gateway.ratelimit.lanes import Lane, LaneBudget, split_budget
 
 __all__ = [
     "InProcessRateLimiter",
+    "OnLane",
     "RateLimitDeadlineError",
     "RateLimiter",
     "RedisRateLimiter",
@@ -68,6 +70,18 @@ class RateLimiter(Protocol):
     async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
         """Sleep until the slot; returns seconds waited. ``deadline`` is on ``time.time()``."""
         ...
+
+
+class OnLane:
+    """An account's limiter drawn on one lane whatever the caller names: for a client whose
+    callers do not know which role's share they spend (the readiness probe's token fetch)."""
+
+    def __init__(self, limiter: RateLimiter, lane: Lane) -> None:
+        self._limiter = limiter
+        self._lane = lane
+
+    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        return await self._limiter.acquire(self._lane, deadline)
 
 
 class UnlimitedRateLimiter:

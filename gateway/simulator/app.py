@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from .config import SimulatorSettings
-from .faults import FaultInjector, FaultMiddleware, fault_routes
+from .faults import FaultInjector, FaultMiddleware
 from .routes import vendor_routes
+from .scenario_faults import fault_routes
 from .scenario_state import SCENARIO_PREFIX, scenario_state_routes
 from .state import VendorState
 from .wire import FoldDoubleSlash

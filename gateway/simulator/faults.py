@@ -7,7 +7,8 @@ Wiring (for ``app.py``)::
     app = Starlette(routes=[*vendor_routes, *fault_routes(injector)])
     app = FaultMiddleware(app, injector=injector)
 
-``fault_routes`` returns routes whose paths already start with ``/_sim/`` (concatenate them into
+``fault_routes`` (``gateway.simulator.scenario_faults``, which imports this module, not the
+other way round) returns routes whose paths already start with ``/_sim/`` (concatenate them into
 the app's route list; do not ``Mount`` them under ``/_sim`` again). A scenario-wide reset should
 call ``injector.reset()``.
 
@@ -55,14 +56,12 @@ from gateway.simulator.requestlog import (
     request_params,
     vendor_ret,
 )
-from gateway.simulator.scenario_faults import fault_routes
 
 __all__ = [
     "ERROR_MESSAGES",
     "FaultDecision",
     "FaultInjector",
     "FaultMiddleware",
-    "fault_routes",
     "vendor_path",
 ]
 

@@ -31,7 +31,7 @@ DELETE   /_sim/violations         clears violations, timeline and GCRA state; an
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -39,9 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.simulator.config import FaultConfig
-
-if TYPE_CHECKING:
-    from gateway.simulator.faults import FaultInjector
+from gateway.simulator.faults import FaultInjector
 
 __all__ = ["DEFAULT_REQUESTS_LIMIT", "OutageRequest", "fault_routes", "merge_patch"]
 

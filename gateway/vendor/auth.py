@@ -4,6 +4,8 @@ The token is a request parameter (form field or query string), not a header, so 
 ``httpx.Auth`` flow would have to rebuild bodies; the client instead asks this provider for
 the current token and reports a refused one. Single-flight: however many calls find the
 token missing or refused at once, one ``/app/get_token`` is made and all of them share it.
+The fetch is a vendor request like any other: it waits for a rate-limit slot on the budget
+(lane and deadline) of the call that makes it, the one that found the token missing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+
+from gateway.ratelimit import UNHURRIED_COMMANDS, RequestBudget
 
 __all__ = ["TokenProvider"]
 
@@ -20,7 +24,7 @@ class TokenProvider:
 
     def __init__(
         self,
-        fetch: Callable[[], Awaitable[str]],
+        fetch: Callable[[RequestBudget], Awaitable[str]],
         *,
         ttl_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -41,8 +45,8 @@ class TokenProvider:
             return self._token
         return None
 
-    async def get(self) -> str:
-        """The current token, fetching one if there is none or it has expired."""
+    async def get(self, budget: RequestBudget = UNHURRIED_COMMANDS) -> str:
+        """The current token, fetching one on ``budget`` if there is none or it has expired."""
         token = self._fresh()
         if token is not None:
             return token
@@ -51,7 +55,7 @@ class TokenProvider:
             if token is not None:
                 return token
             self.fetches += 1
-            token = await self._fetch()
+            token = await self._fetch(budget)
             self._token = token
             self._expires_at = self._clock() + self._ttl_s if self._ttl_s else float("inf")
             return token

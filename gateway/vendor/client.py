@@ -2,11 +2,12 @@
 
 The per-endpoint methods come from the generated :class:`VendorEndpointMethods`; all of them
 go through :meth:`VendorClient.call`, which adds the token (refreshing it once on 40003),
-waits for a rate-limit slot (for every HTTP request, token fetches included, on the lane and
-deadline of ``gateway.ratelimit.request_budget``), sends the request and turns a
-non-success code into its typed error. Retries of transient
-errors are the caller's policy (the command pipeline's), not the client's: the client makes
-exactly one vendor attempt per call, plus at most one after a token refresh.
+waits for a rate-limit slot before every HTTP request it makes (token fetches included) on
+the ``budget`` its caller passes (the command handler: the commands lane and the command's
+deadline; the poller: its lane and the cycle's deadline), sends the request and turns a
+non-success code into its typed error. Retries of transient errors are the caller's policy
+(``gateway.retry``), not the client's: the client makes exactly one vendor attempt per call,
+plus at most one after a token refresh.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from gateway.ratelimit import RateLimiter, current_budget
+from gateway.ratelimit import UNHURRIED_COMMANDS, RateLimiter, RequestBudget
 from gateway.telemetry.metrics import RATELIMIT_WAIT
 from gateway.telemetry.tracing import tracer
 from gateway.vendor.auth import TokenProvider
 from gateway.vendor.client_methods import VendorEndpointMethods
 from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT, to_form
-from gateway.vendor.endpoints import BY_COMMAND, BY_PATH
+from gateway.vendor.endpoints import BY_COMMAND
 from gateway.vendor.endpoints.app import TOKEN_GET, TokenGetRequest
 from gateway.vendor.errors import TokenInvalidError, VendorProtocolError, error_for_code
 from gateway.vendor.transport import VendorTransport
@@ -59,8 +60,8 @@ class VendorClient(VendorEndpointMethods):
         """Close the shared HTTP client."""
         await self._http.aclose()
 
-    async def _fetch_token(self) -> str:
-        answer = await self._send(TOKEN_GET, self._credentials, token=None)
+    async def _fetch_token(self, budget: RequestBudget) -> str:
+        answer = await self._send(TOKEN_GET, self._credentials, token=None, budget=budget)
         token = getattr(answer, "token", None)
         if not isinstance(token, str) or not token:
             raise VendorProtocolError(
@@ -68,37 +69,44 @@ class VendorClient(VendorEndpointMethods):
             )
         return token
 
-    async def call(self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT) -> AnswerT:
-        """Send ``request``; a refused token is refreshed once and the call repeated."""
+    async def call(
+        self,
+        endpoint: Endpoint[RequestT, AnswerT],
+        request: RequestT,
+        budget: RequestBudget = UNHURRIED_COMMANDS,
+    ) -> AnswerT:
+        """Send ``request``, each HTTP request (token fetch, refused-token repeat) waiting for a
+        slot on ``budget``; a refused token is refreshed once and the call repeated."""
         if not endpoint.needs_token:
-            return await self._send(endpoint, request, token=None)
-        token = await self.tokens.get()
+            return await self._send(endpoint, request, token=None, budget=budget)
+        token = await self.tokens.get(budget)
         try:
-            return await self._send(endpoint, request, token=token)
+            return await self._send(endpoint, request, token=token, budget=budget)
         except TokenInvalidError:
             log.info("vendor refused the token on %s; refreshing it once", endpoint.path)
             self.tokens.invalidate(token)
-            return await self._send(endpoint, request, token=await self.tokens.get())
+            return await self._send(
+                endpoint, request, token=await self.tokens.get(budget), budget=budget
+            )
 
     async def call_command(self, command_type: str, payload: Mapping[str, Any]) -> Any:
         """Validate ``payload`` against a command type's request model and send it."""
         endpoint = BY_COMMAND[command_type]
         return await self.call(endpoint, endpoint.request_model.model_validate(payload))
 
-    async def call_path(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """Validate ``payload`` against a vendor path's request model and send it."""
-        endpoint = BY_PATH[path]
-        return await self.call(endpoint, endpoint.request_model.model_validate(payload))
-
     async def _send(
-        self, endpoint: Endpoint[RequestT, AnswerT], request: RequestT, *, token: str | None
+        self,
+        endpoint: Endpoint[RequestT, AnswerT],
+        request: RequestT,
+        *,
+        token: str | None,
+        budget: RequestBudget,
     ) -> AnswerT:
         params, files = to_form(request)
         if token is not None:
             params["token"] = token
         if self._limiter is not None:
             # Every HTTP request counts against the vendor's limit, token fetches included.
-            budget = current_budget()
             with tracer.start_as_current_span(
                 "ratelimit wait", attributes={"ratelimit.lane": budget.lane.value}
             ) as span:

@@ -19,6 +19,7 @@ import httpx
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from gateway.redaction import RedactingFilter
+from gateway.settings import VendorSettings
 from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS
 from gateway.telemetry.tracing import tracer
 from gateway.vendor.endpoint import Endpoint, UploadFile
@@ -46,17 +47,30 @@ _httpx_filter = RedactingFilter()
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
-    """Connection pool limits and timeouts of the shared HTTP client."""
+    """Connection pool limits and timeouts of the shared HTTP client (no defaults: they are
+    settings, :class:`~gateway.settings.VendorSettings`)."""
 
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
-    write_timeout_s: float = 30.0
-    pool_timeout_s: float = 10.0
-    max_connections: int = 100
-    max_keepalive_connections: int = 20
+    connect_timeout_s: float
+    read_timeout_s: float
+    write_timeout_s: float
+    pool_timeout_s: float
+    max_connections: int
+    max_keepalive_connections: int
+
+    @classmethod
+    def from_settings(cls, settings: VendorSettings) -> HttpLimits:
+        """The limits an account's settings give."""
+        return cls(
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            write_timeout_s=settings.write_timeout_s,
+            pool_timeout_s=settings.pool_timeout_s,
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_keepalive_connections,
+        )
 
 
-def build_http_client(base_url: str, limits: HttpLimits = HttpLimits()) -> httpx.AsyncClient:
+def build_http_client(base_url: str, limits: HttpLimits) -> httpx.AsyncClient:
     """The one shared ``httpx.AsyncClient`` for an account's vendor base URL."""
     return httpx.AsyncClient(
         base_url=base_url,

@@ -6,7 +6,6 @@ from gateway.webhooks.errors import WebhookError, problem_details
 from gateway.webhooks.follower import follow_results, position_results
 from gateway.webhooks.ingress import Accepted, CommandIngress, Completed, IngressConfig
 from gateway.webhooks.publisher import CommandPublisher, KafkaCommandPublisher
-from gateway.webhooks.readiness import run_checks
 from gateway.webhooks.replay import InProcessReplayGuard, RedisReplayGuard, ReplayGuard
 from gateway.webhooks.results import CommandStatus, ResultBoard
 from gateway.webhooks.signature import SignedMessage, SigningKey, Verifier, signed_headers
@@ -31,6 +30,5 @@ __all__ = [
     "follow_results",
     "position_results",
     "problem_details",
-    "run_checks",
     "signed_headers",
 ]

@@ -46,6 +46,7 @@ from gateway.messages.envelope import (
     parse_command,
 )
 from gateway.messages.headers import SENDER
+from gateway.settings import WebhookSettings
 from gateway.webhooks.clientrate import ClientRateLimiter
 from gateway.webhooks.errors import (
     NOT_SIGNED,
@@ -80,11 +81,21 @@ SENDER_HEADER = SENDER
 
 @dataclass(frozen=True, slots=True)
 class IngressConfig:
-    """Plain values the composition root takes from settings."""
+    """Plain values from settings (no defaults: :class:`~gateway.settings.WebhookSettings`
+    has them)."""
 
-    max_body_bytes: int = 1_000_000
-    wait_max_s: float = 30.0
-    body_timeout_s: float = 10.0
+    max_body_bytes: int
+    wait_max_s: float
+    body_timeout_s: float
+
+    @classmethod
+    def from_settings(cls, settings: WebhookSettings) -> IngressConfig:
+        """The values the webhooks settings give."""
+        return cls(
+            max_body_bytes=settings.max_body_bytes,
+            wait_max_s=settings.wait_max_s,
+            body_timeout_s=settings.body_timeout_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +127,17 @@ class CommandIngress:
         publisher: CommandPublisher,
         board: ResultBoard,
         limiter: ClientRateLimiter,
-        config: IngressConfig | None = None,
+        config: IngressConfig,
         *,
-        failed_auth: ClientRateLimiter | None = None,
+        failed_auth: ClientRateLimiter,
     ) -> None:
         self._verifier = verifier
         self._replay = replay
         self._publisher = publisher
         self._board = board
         self._limiter = limiter
-        self._failed_auth = failed_auth or ClientRateLimiter(1.0, 10)
-        self.config = config or IngressConfig()
+        self._failed_auth = failed_auth
+        self.config = config
 
     def authenticate(
         self, headers: Mapping[str, str], content: bytes, client: str

@@ -1,4 +1,4 @@
-"""Putting an accepted command on the commands topic, and telling whether Kafka answers.
+"""Putting an accepted command on the commands topic.
 
 :class:`KafkaCommandPublisher` is where aiokafka's exceptions become :class:`UnavailableError`
 (503), once. ``publish`` returns when the broker has acknowledged the record (``acks=all``,
@@ -34,14 +34,11 @@ class CommandPublisher(Protocol):
     ) -> None:
         """Return once the broker has the record; :class:`UnavailableError` otherwise."""
 
-    async def ready(self) -> None:
-        """Return if the broker answers; raise otherwise."""
-
 
 class KafkaCommandPublisher:
     """An aiokafka producer (started and stopped by the caller) bound to the commands topic."""
 
-    def __init__(self, producer: Any, topic: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, producer: Any, topic: str, timeout_s: float) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout_s = timeout_s
@@ -60,7 +57,3 @@ class KafkaCommandPublisher:
         except (KafkaError, TimeoutError) as exc:
             log.warning("commands topic did not take a command: %s", type(exc).__name__)
             raise UnavailableError("Kafka did not take the command in time; retry") from None
-
-    async def ready(self) -> None:
-        """A metadata request to the cluster (raises when no broker answers)."""
-        await self._producer.client.fetch_all_metadata()

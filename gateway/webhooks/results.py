@@ -55,7 +55,7 @@ class _Entry:
 class ResultBoard:
     """A bounded index of commands by (sender, id), and their waiters."""
 
-    def __init__(self, capacity: int = 10_000, max_waiters: int = 256) -> None:
+    def __init__(self, capacity: int, max_waiters: int) -> None:
         self._capacity = capacity
         self._max_waiters = max_waiters
         self._known: OrderedDict[Key, _Entry] = OrderedDict()

@@ -61,15 +61,7 @@ async def sim(scenario_http: httpx.AsyncClient) -> httpx.AsyncClient:
 async def vendor_http(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The vendor client's pooled HTTP client, built as ``build_vendor_client`` builds it."""
     settings = simulator_vendor(simulator_url)
-    limits = HttpLimits(
-        connect_timeout_s=settings.connect_timeout_s,
-        read_timeout_s=settings.read_timeout_s,
-        write_timeout_s=settings.write_timeout_s,
-        pool_timeout_s=settings.pool_timeout_s,
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_keepalive_connections,
-    )
-    async with build_http_client(settings.base_url, limits) as http:
+    async with build_http_client(settings.base_url, HttpLimits.from_settings(settings)) as http:
         yield http
 
 

@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 
-from gateway.commands.handler import Account, CommandHandler, HandlerConfig
-from gateway.commands.retry import RetryPolicy
+from gateway.commands.handler import Account, CommandHandler
 from gateway.commands.upload import FETCH_FAILED, SourcePolicy
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
-from gateway.ratelimit import UnlimitedRateLimiter
 from gateway.vendor import VendorClient
+from tests.handler_support import handler_config
 from tests.integration.pipeline import (
     envelope,
     gateway_settings,
@@ -38,12 +37,11 @@ async def _handler(
     vendor_client: VendorClient, tmp_path: Path, policy: SourcePolicy = LOCAL
 ) -> tuple[CommandHandler, SqliteIdempotencyStore]:
     store = await SqliteIdempotencyStore.open(tmp_path / f"{uuid.uuid4().hex}.db")
-    account = Account("default", vendor_client, UnlimitedRateLimiter())
+    account = Account("default", vendor_client)
     handler = CommandHandler(
         {"default": account},
         store,
-        RetryPolicy(2, 0.0, 0.0),
-        HandlerConfig(owner="gw:a", upload_source=policy),
+        handler_config("gw:a", upload_source=policy),
     )
     return handler, store
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import httpx
 
-from gateway.commands.handler import Account, CommandHandler, HandlerConfig
-from gateway.commands.retry import RetryPolicy
+from gateway import retry
+from gateway.commands.handler import Account, CommandHandler
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
-from gateway.ratelimit import UnlimitedRateLimiter
+from gateway.settings import RetrySettings
 from gateway.vendor import VendorClient
+from tests.handler_support import handler_config
 
 
 class FlakyStore:
@@ -61,12 +62,11 @@ class FlakyStore:
 async def _handler(
     vendor_client: VendorClient, tmp_path: Path, store: FlakyStore, **config: Any
 ) -> CommandHandler:
-    account = Account("default", vendor_client, UnlimitedRateLimiter())
+    account = Account("default", vendor_client)
     return CommandHandler(
         {"default": account},
         store,
-        RetryPolicy(2, 0.0, 0.0),
-        HandlerConfig(owner="gw:a", **config),
+        handler_config("gw:a", **config),
     )
 
 
@@ -104,7 +104,12 @@ async def test_store_down_past_the_retry_window_publishes_and_a_rerun_reconciles
     store = FlakyStore(
         await SqliteIdempotencyStore.open(tmp_path / "i.db"), complete_failures=10**6
     )
-    handler = await _handler(vendor_client, tmp_path, store, store_retry_s=0.3)
+    handler = await _handler(
+        vendor_client,
+        tmp_path,
+        store,
+        store_retry=retry.store_outcome(RetrySettings(store_outcome_s=0.3)),
+    )
     command = _room_create("76000000002")
     first = await handler.handle(command)
     assert first.status == "succeeded"

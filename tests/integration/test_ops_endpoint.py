@@ -8,13 +8,14 @@ import httpx
 
 from gateway.app.embedded_simulator import free_port, simulator_vendor
 from gateway.app.ops_server import serve_ops
-from gateway.app.readiness import Readiness
+from gateway.app.readiness import CHECK_NAMES, Readiness
 from gateway.settings import GatewaySettings, KafkaSettings
 from gateway.telemetry.metrics import METRIC_NAMES
 
 
 async def test_health_ready_and_metrics(kafka_bootstrap: str, simulator_url: str) -> None:
-    """Alive always; ready only with broker and vendor; metrics in Prometheus text format."""
+    """Alive always; ready only with broker and vendor, reported as the checks ``kafka`` and
+    ``vendor``; metrics in Prometheus text format."""
     good = GatewaySettings(
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
         vendor=simulator_vendor(simulator_url),
@@ -41,6 +42,8 @@ async def test_health_ready_and_metrics(kafka_bootstrap: str, simulator_url: str
             assert (await http.get(f"http://127.0.0.1:{ports[0]}/healthz")).status_code == 200
             ready = await http.get(f"http://127.0.0.1:{ports[0]}/readyz")
             assert ready.status_code == 200, ready.text
+            # One body and one set of check names for every role (gateway/app/readiness.py).
+            assert ready.json() == {"ready": True, "checks": dict.fromkeys(CHECK_NAMES, "ok")}
             not_ready = await http.get(f"http://127.0.0.1:{ports[1]}/readyz")
             assert not_ready.status_code == 503
             assert not_ready.json()["checks"] == {

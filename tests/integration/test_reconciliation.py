@@ -7,25 +7,23 @@ from pathlib import Path
 
 import httpx
 
-from gateway.commands.handler import Account, CommandHandler, HandlerConfig
-from gateway.commands.retry import RetryPolicy
+from gateway.commands.handler import Account, CommandHandler
 from gateway.idempotency import fingerprint, scope_key
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
-from gateway.ratelimit import UnlimitedRateLimiter
 from gateway.vendor import VendorClient
+from tests.handler_support import handler_config
 
 
 async def _handler(
     vendor_client: VendorClient, tmp_path: Path
 ) -> tuple[CommandHandler, SqliteIdempotencyStore]:
     store = await SqliteIdempotencyStore.open(tmp_path / "idem.sqlite3")
-    account = Account("default", vendor_client, UnlimitedRateLimiter())
+    account = Account("default", vendor_client)
     handler = CommandHandler(
         {"default": account},
         store,
-        RetryPolicy(2, 0.0, 0.0),
-        HandlerConfig(owner="gw:new", lease_s=0.1),
+        handler_config("gw:new", lease_s=0.1),
     )
     return handler, store
 

@@ -41,8 +41,8 @@ async def test_no_secret_in_logs_spans_metrics_dlq_or_error_bodies(
     tokens: list[str] = []
     original_get = auth.TokenProvider.get
 
-    async def spy_get(self: auth.TokenProvider) -> str:
-        token = await original_get(self)
+    async def spy_get(self: auth.TokenProvider, *args: Any) -> str:
+        token = await original_get(self, *args)
         tokens.append(token)
         return token
 

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 
 from gateway.app.ops_server import CachedReadiness, build_ops_app
+from gateway.app.readiness import CHECK_NAMES, Readiness, run_checks
 from gateway.settings import GatewaySettings
 
 
@@ -64,3 +65,35 @@ def test_ops_endpoint_listens_on_loopback_by_default() -> None:
     """Outside a container nothing but this host reaches /metrics and /readyz. Fails on the
     old code (0.0.0.0)."""
     assert GatewaySettings().ops.host == "127.0.0.1"
+
+
+async def test_run_checks_reports_each_outcome_by_class_name_only() -> None:
+    """Checks run at once, each within its timeout; a failure is named by its class, never its
+    message (which could name a host), and one failing check makes the whole answer not ready."""
+
+    async def ok() -> None:
+        await asyncio.sleep(0.05)
+
+    async def refused() -> None:
+        raise ConnectionRefusedError("broker-7.internal:9092 refused")
+
+    async def hangs() -> None:
+        await asyncio.sleep(10)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ready, outcomes = await run_checks({"a": ok, "b": refused, "c": hangs, "d": ok}, 0.2)
+    assert loop.time() - started < 1.0
+    assert ready is False
+    assert outcomes == {
+        "a": "ok",
+        "b": "failed: ConnectionRefusedError",
+        "c": "timed out",
+        "d": "ok",
+    }
+    assert (await run_checks({"a": ok}, 0.2)) == (True, {"a": "ok"})
+
+
+def test_every_role_has_the_same_named_checks() -> None:
+    """The ops endpoint of every role asks the same two checks, under one set of names."""
+    assert tuple(Readiness(GatewaySettings()).checks) == CHECK_NAMES == ("kafka", "vendor")

@@ -27,3 +27,11 @@ def test_security_doc_names_only_real_settings() -> None:
     assert len(named) >= 10
     # a name may also be a group's prefix (GATEWAY_VENDOR__RATE_LIMIT__*)
     assert {n for n in named if not any(k.startswith(n) for k in known)} == set()
+
+
+def test_readme_names_only_files_that_exist() -> None:
+    """Every source file the README points at (the StartLive walk-through included) exists."""
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"`(gateway/[\w/]+\.py)`", text))
+    assert len(named) >= 8
+    assert {p for p in named if not (README.parent / p).is_file()} == set()

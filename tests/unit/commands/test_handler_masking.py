@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.commands.handler import Account, CommandHandler, HandlerConfig
-from gateway.commands.retry import RetryPolicy
+from gateway.commands.handler import Account, CommandHandler
 from gateway.idempotency import fingerprint, scope_key
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
+from tests.handler_support import handler_config
 
 SECRET = "sip-Pa55word-never-stored"
 
@@ -27,7 +27,7 @@ class _Answer(BaseModel):
 class _Client:
     """Answers every call with a vendor body that carries a password."""
 
-    async def call(self, endpoint: Any, request: Any) -> _Answer:
+    async def call(self, endpoint: Any, request: Any, budget: Any) -> _Answer:
         return _Answer.model_validate({"account": {"id": 7, "password": SECRET}})
 
 
@@ -35,10 +35,9 @@ async def test_stored_outcome_is_masked(tmp_path: Path) -> None:
     store = await SqliteIdempotencyStore.open(tmp_path / "idem.sqlite3")
     try:
         handler = CommandHandler(
-            {"default": Account("default", _Client(), None)},  # type: ignore[arg-type]
+            {"default": Account("default", _Client())},  # type: ignore[arg-type]
             store,
-            RetryPolicy(max_attempts=1),
-            HandlerConfig(owner="test"),
+            handler_config("test"),
         )
         payload = {"sip_gate_id": 1, "name": "acct", "password": "x" * 8}
         command = CommandEnvelope.model_validate(

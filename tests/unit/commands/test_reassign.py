@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from gateway.commands.consumer import CommandConsumer, ConsumerConfig
+from gateway.settings import GatewaySettings
 
 TP = TopicPartition("commands", 0)
 
@@ -35,7 +37,9 @@ class _Consumer:
 
 
 def _engine(consumer: _Consumer, own: int | None, wait_s: float = 3.0) -> CommandConsumer:
-    config = ConsumerConfig("commands", "results", "dlq", "group", stable_offsets_wait_s=wait_s)
+    config = dataclasses.replace(
+        ConsumerConfig.from_settings(GatewaySettings()), stable_offsets_wait_s=wait_s
+    )
     engine = CommandConsumer(cast(Any, consumer), cast(Any, None), cast(Any, None), config)
     if own is not None:
         engine._committed[TP] = own

@@ -9,15 +9,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.commands.retry import RetryPolicy
+from gateway import retry
 from gateway.poller.diff import Observation, diff
 from gateway.poller.model import PollerState
 from gateway.poller.observe import Observer, ObserverConfig
 from gateway.poller.schedule import Kind
 from gateway.ratelimit import InProcessRateLimiter, Lane
+from gateway.settings import RetrySettings
 from gateway.simulator import SimulatorSettings, create_app
 from gateway.vendor import VendorClient
-from gateway.vendor.endpoints.room import RoomListRequest
+from gateway.vendor.endpoints.room import ROOM_LIST, RoomListRequest
 
 
 @dataclass
@@ -42,7 +43,7 @@ async def rig() -> AsyncIterator[Rig]:
         await client.aclose()
 
 
-FAST = RetryPolicy(max_attempts=4, initial_wait_s=0.001, max_wait_s=0.01)
+FAST = retry.vendor_calls(RetrySettings(max_attempts=4, initial_wait_s=0.001, max_wait_s=0.01))
 
 
 async def _populate(sim: httpx.AsyncClient) -> None:
@@ -129,7 +130,9 @@ async def test_transient_errors_are_retried_until_they_pass(rig: Rig) -> None:
     await _populate(rig.sim)
     faults = {"per_path": {"/room/list": {"error_rates": {"41003": 0.5}}}}
     (await rig.sim.put("/_sim/faults", json=faults)).raise_for_status()
-    policy = RetryPolicy(max_attempts=30, initial_wait_s=0.001, max_wait_s=0.01)
+    policy = retry.vendor_calls(
+        RetrySettings(max_attempts=30, initial_wait_s=0.001, max_wait_s=0.01)
+    )
     for _ in range(5):
         observation, _ = await Observer(rig.client, policy, ObserverConfig()).observe(
             {Kind.PARTICIPANTS}, PollerState()
@@ -187,8 +190,10 @@ async def test_an_empty_participant_list_for_a_listed_room_is_not_trusted(rig: R
     class Stale:
         """A client whose room list is the one read before the close."""
 
-        async def room_list(self, request: RoomListRequest) -> object:
-            return listed
+        async def call(self, endpoint: object, request: object, budget: object) -> object:
+            if endpoint is ROOM_LIST:
+                return listed
+            return await rig.client.call(endpoint, request, budget)  # type: ignore[arg-type]
 
         def __getattr__(self, name: str) -> object:
             return getattr(rig.client, name)

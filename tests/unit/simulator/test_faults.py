@@ -21,9 +21,9 @@ from gateway.simulator.faults import (
     ERROR_MESSAGES,
     FaultInjector,
     FaultMiddleware,
-    fault_routes,
     vendor_path,
 )
+from gateway.simulator.scenario_faults import fault_routes
 
 
 class FakeTime:

@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.simulator.config import FaultConfig, RateLimitConfig
-from gateway.simulator.faults import FaultInjector, FaultMiddleware, fault_routes
+from gateway.simulator.faults import FaultInjector, FaultMiddleware
 from gateway.simulator.ratelimit import GcraLimiter, VendorRateLimit
+from gateway.simulator.scenario_faults import fault_routes
 
 MS = 1_000_000  # nanoseconds
 S = 1_000_000_000

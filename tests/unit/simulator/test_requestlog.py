@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.simulator.config import FaultConfig
-from gateway.simulator.faults import FaultInjector, FaultMiddleware, fault_routes
+from gateway.simulator.faults import FaultInjector, FaultMiddleware
 from gateway.simulator.requestlog import (
     MAX_PARSED_ANSWER,
     RequestLog,
@@ -24,6 +24,7 @@ from gateway.simulator.requestlog import (
     request_params,
     vendor_ret,
 )
+from gateway.simulator.scenario_faults import fault_routes
 
 
 def _fields(path: str = "/room/read", ret: int | None = 0) -> dict[str, Any]:

@@ -57,11 +57,6 @@ class FakePublisher:
         if self.on_publish is not None:
             self.on_publish(value, list(headers))
 
-    async def ready(self) -> None:
-        """Fail while ``fail`` is set."""
-        if self.fail:
-            raise ConnectionError("broker away")
-
 
 def result_for(
     value: bytes,

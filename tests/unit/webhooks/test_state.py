@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.settings import WebhookSettings
 from gateway.webhooks.clientrate import ClientRateLimiter
 from gateway.webhooks.replay import InProcessReplayGuard
 from gateway.webhooks.results import ResultBoard
 from tests.unit.webhooks.fakes import result_for
+
+DEFAULTS = WebhookSettings()
+
+
+def new_board(
+    capacity: int = DEFAULTS.results_index_size, max_waiters: int = DEFAULTS.max_waiters
+) -> ResultBoard:
+    """A results board sized as the settings say unless told otherwise."""
+    return ResultBoard(capacity, max_waiters)
 
 
 class Clock:
@@ -65,7 +75,7 @@ def test_client_rate_forgets_the_least_recent_clients() -> None:
 
 def test_board_keeps_results_and_accepted_bounded() -> None:
     """Reserved (accepted), then the result; the oldest entries go past the capacity."""
-    board = ResultBoard(capacity=2)
+    board = new_board(capacity=2)
     board.reserve("a", "c-1")
     status = board.lookup("a", "c-1")
     assert status is not None
@@ -89,7 +99,7 @@ def test_board_files_results_by_sender() -> None:
     """Two senders' commands with one id are two entries; a result is filed under its event's
     sender (also one this replica did not accept: another replica's, or before a restart);
     a result without a sender is not kept."""
-    board = ResultBoard()
+    board = new_board()
     board.reserve("a", "c-1")
     assert board.lookup("b", "c-1") is None
     board.reserve("b", "c-1")
@@ -111,7 +121,7 @@ def test_board_files_results_by_sender() -> None:
 
 def test_board_ignores_events_without_a_command() -> None:
     """Events that are no result (no data, no command id, unknown status) are skipped."""
-    board = ResultBoard()
+    board = new_board()
     for event in (
         {},
         {"data": None},
@@ -125,7 +135,7 @@ def test_board_ignores_events_without_a_command() -> None:
 async def test_board_wakes_every_waiter_and_cleans_up() -> None:
     """Two waiters on one id both get the event; none remain registered afterwards; the cap
     on waiters is reported by may_wait."""
-    board = ResultBoard(max_waiters=2)
+    board = new_board(max_waiters=2)
     event = result_for(b'{"id":"c-9","type":"RoomCreate","payload":{}}')
     board.reserve("a", "c-9")
     with board.expect("a", "c-9") as first, board.expect("a", "c-9") as second:
@@ -144,7 +154,7 @@ async def test_board_wakes_every_waiter_and_cleans_up() -> None:
 
 async def test_a_waiting_command_outlives_the_capacity() -> None:
     """A command someone waits for is found by its result even when the LRU dropped it."""
-    board = ResultBoard(capacity=1)
+    board = new_board(capacity=1)
     event = result_for(b'{"id":"w","type":"RoomCreate","payload":{}}')
     board.reserve("a", "w")
     with board.expect("a", "w") as waiter:

@@ -1,0 +1,58 @@
+"""The vendor call of one command: rate limited, retried, and turned into its result.
+
+The rate limit is waited for by the vendor client, before each HTTP request it makes (token
+fetches included), on the ``budget`` given here: the commands lane and the command's deadline.
+The retries are ``gateway.retry.vendor_calls``: transient errors only, bounded by attempts and
+by the deadline. After a reclaim, a vendor refusal that means "already done" is reconciled
+(``reconcile``), so an unknown outcome is never turned into a failure or a second call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.commands import results
+from gateway.commands.reconcile import reconcile
+from gateway.messages.envelope import CommandEnvelope
+from gateway.messages.results import ResultData
+from gateway.ratelimit import RateLimitDeadlineError, RequestBudget
+from gateway.retry import RetryPolicy
+from gateway.vendor import Endpoint, VendorClient, VendorRequest
+from gateway.vendor.errors import VendorAPIError, VendorError
+
+__all__ = ["call_vendor"]
+
+
+async def call_vendor(
+    command: CommandEnvelope,
+    endpoint: Endpoint[Any, Any],
+    client: VendorClient,
+    request: VendorRequest,
+    budget: RequestBudget,
+    policy: RetryPolicy,
+    *,
+    reclaimed: bool = False,
+) -> ResultData:
+    """Send ``request`` until it succeeds, fails for good, or the budget runs out."""
+    attempts = 0
+
+    def count(n: int) -> None:
+        nonlocal attempts
+        attempts = n
+
+    async def attempt() -> Any:
+        return await client.call(endpoint, request, budget)
+
+    try:
+        answer = await policy.run(attempt, budget.deadline, count)
+    except RateLimitDeadlineError as exc:
+        return results.failed(command, endpoint, "DeadlineExpired", str(exc), attempts)
+    except VendorAPIError as exc:
+        if reclaimed:
+            done = await reconcile(command, endpoint, client, budget, exc, attempts)
+            if done is not None:
+                return done
+        return results.vendor_failed(command, endpoint, exc, attempts)
+    except VendorError as exc:
+        return results.vendor_failed(command, endpoint, exc, attempts)
+    return results.succeeded(command, endpoint, answer.model_dump(exclude_none=True), attempts)
