@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
 
-from gateway.vendor import BY_COMMAND
+from gateway.vendor_api import BY_COMMAND
 
 __all__ = ["Malformed", "draw_malformed"]
 

@@ -14,7 +14,7 @@ keeps this drawing equal to the classes, tests/unit/test_error_tree.py)::
     ├── UploadSlotTimeoutError          commands/upload.py: the deadline passed waiting for a slot
     ├── LeaseLostError                  poller/loop.py: the poller lease went away in a cycle
     ├── StateLoadError                  poller/state_store.py: the snapshot not read in time
-    ├── VendorError                     vendor/errors.py: the vendor HTTP API
+    ├── VendorError                     vendor_api/errors.py: the vendor HTTP API
     │   ├── VendorTransportError        no usable answer (retryable)
     │   │   ├── VendorTimeoutError      connect/read/write/pool timeout
     │   │   ├── VendorConnectionError   refused, reset, DNS, TLS

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.app.embedded_simulator import embedded_simulator, simulator_process, simulator_vendor
 from gateway.app.vendor import build_vendor_client
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 from tests.services import kafka_bootstrap, redis_url  # noqa: F401  (fixtures)
 
 

@@ -28,7 +28,7 @@ from gateway.poller import (
     PollerConfig,
 )
 from gateway.settings import GatewaySettings, KafkaSettings, PollerSettings, VendorSettings
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 
 __all__ = ["build_poller_client", "ensure_poller_topics", "run_poller_role"]
 

@@ -21,7 +21,7 @@ from gateway.app.kafka import client_options
 from gateway.app.vendor import build_vendor_client
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 
 __all__ = ["CHECK_NAMES", "Readiness", "ReadinessCheck", "run_checks"]
 

@@ -24,7 +24,7 @@ from gateway.commands.upload import FileUploadPayload
 from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.events import CHANGE_EVENTS, ResultEvent
 from gateway.settings import KafkaSettings
-from gateway.vendor import BY_COMMAND
+from gateway.vendor_api import BY_COMMAND
 from gateway.webhooks.openapi import openapi_document
 
 __all__ = ["asyncapi_document", "check_schemas", "render_schemas", "write_schemas"]

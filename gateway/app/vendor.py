@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.ratelimit import RateLimiter
 from gateway.settings import VendorSettings
-from gateway.vendor import HttpLimits, VendorClient, build_http_client
+from gateway.vendor_api import HttpLimits, VendorClient, build_http_client
 
 __all__ = ["build_vendor_client"]
 

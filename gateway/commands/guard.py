@@ -32,7 +32,7 @@ from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.masking import mask_result_data
 from gateway.messages.results import ResultData
 from gateway.retry import RetryPolicy, claim_wait
-from gateway.vendor import Endpoint
+from gateway.vendor_api import Endpoint
 
 __all__ = ["Claimed", "IdempotencyGuard"]
 

@@ -32,7 +32,7 @@ from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.results import ResultData
 from gateway.ratelimit import Lane, RequestBudget
 from gateway.settings import GatewaySettings
-from gateway.vendor import BY_COMMAND, Endpoint, VendorClient, VendorRequest
+from gateway.vendor_api import BY_COMMAND, Endpoint, VendorClient, VendorRequest
 
 __all__ = ["Account", "CommandHandler", "HandlerConfig"]
 

@@ -47,8 +47,8 @@ from gateway.commands import results
 from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.results import ResultData, VendorStatus
 from gateway.ratelimit import RateLimitDeadlineError, RequestBudget
-from gateway.vendor import BY_COMMAND, Endpoint, VendorClient
-from gateway.vendor.errors import VendorAPIError, VendorError
+from gateway.vendor_api import BY_COMMAND, Endpoint, VendorClient
+from gateway.vendor_api.errors import VendorAPIError, VendorError
 
 __all__ = ["RECONCILERS", "Reconciler", "reconcile"]
 

@@ -30,7 +30,7 @@ from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, 
 from gateway.messages.results import ResultData
 from gateway.telemetry.metrics import COMMAND_ATTEMPTS, COMMANDS, DLQ, IDEMPOTENCY_REPLAYS
 from gateway.telemetry.tracing import extract_context, inject_traceparent, producer_span, tracer
-from gateway.vendor import BY_COMMAND
+from gateway.vendor_api import BY_COMMAND
 
 __all__ = ["RecordOutcomes", "RecordTopics"]
 

@@ -25,7 +25,7 @@ from gateway.commands.upload import (
 )
 from gateway.messages.envelope import CommandEnvelope, field_errors
 from gateway.messages.results import ResultData
-from gateway.vendor import Endpoint, VendorRequest
+from gateway.vendor_api import Endpoint, VendorRequest
 
 __all__ = ["build_request", "ready_request"]
 

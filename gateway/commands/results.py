@@ -15,8 +15,8 @@ from gateway.commands.outbound import clip
 from gateway.errors import GatewayError
 from gateway.messages.envelope import CommandEnvelope, InvalidEnvelopeError
 from gateway.messages.results import ErrorInfo, ResultData, VendorStatus
-from gateway.vendor import Endpoint
-from gateway.vendor.errors import VendorAPIError
+from gateway.vendor_api import Endpoint
+from gateway.vendor_api.errors import VendorAPIError
 
 __all__ = [
     "deadline_expired",

@@ -43,13 +43,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from gateway.errors import GatewayError
-from gateway.vendor.endpoint import (
+from gateway.vendor_api.endpoint import (
     UploadFile,
     check_filename,
     check_mime_type,
     has_control_characters,
 )
-from gateway.vendor.endpoints.upload import FileUploadRequest
+from gateway.vendor_api.generated.endpoints.upload import FileUploadRequest
 
 __all__ = [
     "FETCH_FAILED",

@@ -17,8 +17,8 @@ from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.results import ResultData
 from gateway.ratelimit import RateLimitDeadlineError, RequestBudget
 from gateway.retry import RetryPolicy
-from gateway.vendor import Endpoint, VendorClient, VendorRequest
-from gateway.vendor.errors import VendorAPIError, VendorError
+from gateway.vendor_api import Endpoint, VendorClient, VendorRequest
+from gateway.vendor_api.errors import VendorAPIError, VendorError
 
 __all__ = ["call_vendor"]
 

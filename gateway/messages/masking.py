@@ -8,7 +8,7 @@ secret is replaced by ``"***"`` at any depth, before the event is built.
 
 The names are those of :data:`gateway.redaction.SECRET_PARAM_NAMES` (``token``,
 ``access_key``, ``secret_key``, ``password``, ``host_password``, ``licence_cert``: the
-vendor's secret parameters and answer fields, gateway/vendor/spec/endpoints.json), plus any
+vendor's secret parameters and answer fields, gateway/vendor_api/spec/endpoints.json), plus any
 name containing ``password`` or ``secret``, the rule logs use too: one list for both.
 """
 

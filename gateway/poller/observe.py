@@ -34,19 +34,22 @@ from gateway.poller.model import (
 )
 from gateway.poller.schedule import Kind, RoundRobin
 from gateway.ratelimit import Lane, RequestBudget
-from gateway.vendor import VendorClient
-from gateway.vendor.endpoints.media_server import (
+from gateway.vendor_api import VendorClient
+from gateway.vendor_api.errors import VendorAPIError
+from gateway.vendor_api.generated.endpoints.media_server import (
     MEDIA_SERVER_USER_COUNT_GET,
     MediaServerUserCountGetRequest,
 )
-from gateway.vendor.endpoints.participants import PARTICIPANT_LIST, ParticipantListRequest
-from gateway.vendor.endpoints.room import (
+from gateway.vendor_api.generated.endpoints.participants import (
+    PARTICIPANT_LIST,
+    ParticipantListRequest,
+)
+from gateway.vendor_api.generated.endpoints.room import (
     ROOM_LIST,
     ROOM_STATISTIC_GET,
     RoomListRequest,
     RoomStatisticGetRequest,
 )
-from gateway.vendor.errors import VendorAPIError
 
 __all__ = ["CycleStats", "Observer", "ObserverConfig", "RetryRunner"]
 

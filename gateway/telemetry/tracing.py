@@ -1,6 +1,6 @@
 """OpenTelemetry tracing: the provider, and W3C trace context on Kafka records.
 
-The vendor HTTP attempts get spans of their own (``gateway/vendor/transport.py``) rather than
+The vendor HTTP attempts get spans of their own (``gateway/vendor_api/transport.py``) rather than
 httpx's instrumentation, because that instrumentation records the full URL, and the vendor's
 GET-only endpoints carry the token in the query string. Spans carry the vendor path and
 result code, never a URL with a query, a token, a key or a password.

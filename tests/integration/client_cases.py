@@ -25,10 +25,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from gateway.vendor import VendorClient, VendorRequest
-from gateway.vendor import endpoints as ep
-from gateway.vendor.endpoint import UploadFile
-from gateway.vendor.errors import (
+from gateway.vendor_api import VendorClient, VendorRequest
+from gateway.vendor_api.endpoint import UploadFile
+from gateway.vendor_api.errors import (
     AvcError,
     CommonError,
     CredentialsError,
@@ -47,6 +46,7 @@ from gateway.vendor.errors import (
     UserError,
     VendorAPIError,
 )
+from gateway.vendor_api.generated import endpoints as ep
 
 __all__ = ["CASES", "Case", "Ctx", "ErrorCase", "scenario"]
 

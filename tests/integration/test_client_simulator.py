@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from gateway.app.embedded_simulator import simulator_vendor
-from gateway.vendor import ALL_ENDPOINTS, BY_PATH, HttpLimits, VendorClient, build_http_client
-from gateway.vendor.endpoints.room import RoomListRequest
-from gateway.vendor.errors import RETRYABLE_CODES, TokenInvalidError
+from gateway.vendor_api import ALL_ENDPOINTS, BY_PATH, HttpLimits, VendorClient, build_http_client
+from gateway.vendor_api.errors import RETRYABLE_CODES, TokenInvalidError
+from gateway.vendor_api.generated.endpoints.room import RoomListRequest
 
 from .client_cases import CASES, Case, ErrorCase, scenario
 

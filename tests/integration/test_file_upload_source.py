@@ -18,7 +18,7 @@ from gateway.commands.handler import Account, CommandHandler
 from gateway.commands.upload import FETCH_FAILED, SourcePolicy
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 from tests.handler_support import handler_config
 from tests.integration.pipeline import (
     envelope,

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from gateway.vendor import BY_COMMAND
-from gateway.vendor.endpoint import to_form
+from gateway.vendor_api import BY_COMMAND
+from gateway.vendor_api.endpoint import to_form
 from tests.integration.pipeline import (
     envelope,
     gateway_settings,

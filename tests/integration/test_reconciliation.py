@@ -11,7 +11,7 @@ from gateway.commands.handler import Account, CommandHandler
 from gateway.idempotency import fingerprint, scope_key
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 from gateway.messages.envelope import CommandEnvelope
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 from tests.handler_support import handler_config
 
 

@@ -20,7 +20,7 @@ from gateway.app.embedded_simulator import embedded_simulator, free_port
 from gateway.settings import VendorSettings
 from gateway.simulator import SimulatorSettings
 from gateway.telemetry.logs import configure_logging
-from gateway.vendor import auth
+from gateway.vendor_api import auth
 from gateway.webhooks.signature import request_content, signed_headers
 from tests.integration.pipeline import envelope, make_topics, produce, read_records, running_gateway
 from tests.integration.test_webhooks import running_webhooks, webhook_settings

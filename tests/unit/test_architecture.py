@@ -19,7 +19,7 @@ PACKAGE = Path(gateway.__file__).parent
 LAYERS = [
     {"errors", "messages", "settings", "redaction"},
     {"telemetry", "ratelimit", "idempotency", "retry"},
-    {"vendor"},
+    {"vendor_api"},
     {"commands", "poller", "webhooks"},
     {"app"},
 ]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from gateway.app.schemas import asyncapi_document, check_schemas, render_schemas
-from gateway.vendor import BY_COMMAND
+from gateway.vendor_api import BY_COMMAND
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,8 +22,8 @@ from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.results import ResultData
 from gateway.ratelimit import Lane, RateLimitDeadlineError, RequestBudget
 from gateway.settings import GatewaySettings, RetrySettings
-from gateway.vendor import BY_COMMAND, VendorClient
-from gateway.vendor.errors import error_for_code
+from gateway.vendor_api import BY_COMMAND, VendorClient
+from gateway.vendor_api.errors import error_for_code
 from tests.handler_support import handler_config
 
 SETTINGS = GatewaySettings()
@@ -84,8 +84,9 @@ class FakeStore:
         pass
 
 
+# Module-level commands are built at collection: their deadline must outlast the suite.
 def _command(
-    command_type: str, payload: dict[str, Any], deadline_in_s: float = 60
+    command_type: str, payload: dict[str, Any], deadline_in_s: float = 3600
 ) -> CommandEnvelope:
     deadline = datetime.now(UTC) + timedelta(seconds=deadline_in_s)
     return CommandEnvelope(id="c-1", type=command_type, payload=payload, deadline=deadline)

@@ -20,7 +20,7 @@ from gateway.commands.upload import (
     build_upload_request,
     prepare_upload,
 )
-from gateway.vendor.endpoints.upload import FileUploadRequest
+from gateway.vendor_api.generated.endpoints.upload import FileUploadRequest
 
 NO_SOURCES = SourcePolicy()  # source_url off, as by default
 FILES = SourcePolicy(hosts=("files.test",))

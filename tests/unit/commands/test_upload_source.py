@@ -23,7 +23,7 @@ from gateway.commands.upload import (
     UploadSources,
     refused_address,
 )
-from gateway.vendor.endpoint import UploadFile
+from gateway.vendor_api.endpoint import UploadFile
 from tests.source_server import SourceServer
 
 LOCAL = SourcePolicy(hosts=("files.test",), allow_http=True, allow_private=True)

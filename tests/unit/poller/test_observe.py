@@ -17,8 +17,8 @@ from gateway.poller.schedule import Kind
 from gateway.ratelimit import InProcessRateLimiter, Lane
 from gateway.settings import RetrySettings
 from gateway.simulator import SimulatorSettings, create_app
-from gateway.vendor import VendorClient
-from gateway.vendor.endpoints.room import ROOM_LIST, RoomListRequest
+from gateway.vendor_api import VendorClient
+from gateway.vendor_api.generated.endpoints.room import ROOM_LIST, RoomListRequest
 
 
 @dataclass

@@ -11,7 +11,9 @@ import pytest
 from .vendor_client import VendorClient
 
 SPEC = json.loads(
-    (Path(__file__).parents[3] / "gateway/vendor/spec/endpoints.json").read_text(encoding="utf-8")
+    (Path(__file__).parents[3] / "gateway/vendor_api/spec/endpoints.json").read_text(
+        encoding="utf-8"
+    )
 )
 ENDPOINTS = {e["path"]: e for e in SPEC["endpoints"]}
 CODE_ENVELOPE = {"/room/close", "/room/participate/kick", "/room/participate/list"}

@@ -10,11 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.vendor import VendorClient
-from gateway.vendor.endpoint import UploadFile
-from gateway.vendor.endpoints import device, live, participants, recording, room
-from gateway.vendor.endpoints import upload as upload_ep
-from gateway.vendor.errors import (
+from gateway.vendor_api import VendorClient
+from gateway.vendor_api.endpoint import UploadFile
+from gateway.vendor_api.errors import (
     CredentialsError,
     RoomError,
     TokenInvalidError,
@@ -25,7 +23,9 @@ from gateway.vendor.errors import (
     VendorProtocolError,
     VendorTimeoutError,
 )
-from tests.unit.vendor.conftest import ScriptedVendor
+from gateway.vendor_api.generated.endpoints import device, live, participants, recording, room
+from gateway.vendor_api.generated.endpoints import upload as upload_ep
+from tests.unit.vendor_api.conftest import ScriptedVendor
 
 MakeClient = Callable[..., VendorClient]
 

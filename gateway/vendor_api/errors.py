@@ -264,7 +264,7 @@ _BY_CODE: dict[int, type[VendorAPIError]] = {
 def code_table() -> dict[int, CodeInfo]:
     """The vendor error table from the packaged spec (a duplicated code keeps both texts)."""
     spec = json.loads(
-        resources.files("gateway.vendor").joinpath("spec/endpoints.json").read_text("utf-8")
+        resources.files("gateway.vendor_api").joinpath("spec/endpoints.json").read_text("utf-8")
     )
     table: dict[int, CodeInfo] = {}
     for row in spec["error_codes"]:

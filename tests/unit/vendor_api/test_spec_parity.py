@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from gateway.vendor import ALL_ENDPOINTS, BY_PATH, VendorClient
-from gateway.vendor.endpoint import UploadFile
+from gateway.vendor_api import ALL_ENDPOINTS, BY_PATH, VendorClient
+from gateway.vendor_api.endpoint import UploadFile
 
 ROOT = Path(__file__).resolve().parents[3]
 SHARED_SPEC = ROOT.parent / "shared" / "vendor-api" / "endpoints.json"
-PACKAGED_SPEC = ROOT / "gateway" / "vendor" / "spec" / "endpoints.json"
+PACKAGED_SPEC = ROOT / "gateway" / "vendor_api" / "spec" / "endpoints.json"
 
 # Documented exceptions to "the model matches the table", each with its reason in the generator.
 TYPE_OVERRIDES = {("/room/get_record_list", "room_id"): "string"}

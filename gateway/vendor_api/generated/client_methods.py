@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from gateway.vendor import endpoints as ep
-from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT
+from gateway.vendor_api.endpoint import AnswerT, Endpoint, RequestT
+from gateway.vendor_api.generated import endpoints as ep
 
 __all__ = ["VendorEndpointMethods"]
 

@@ -1,7 +1,7 @@
 """The HTTP leg to the vendor: one shared httpx client; httpx exceptions translated here, once.
 
-Nothing outside ``gateway/vendor/`` sees an httpx exception: :func:`translated_errors` maps
-them to :mod:`gateway.vendor.errors` (httpx's own ``map_httpcore_exceptions`` habit), with
+Nothing outside ``gateway/vendor_api/`` sees an httpx exception: :func:`translated_errors` maps
+them to :mod:`gateway.vendor_api.errors` (httpx's own ``map_httpcore_exceptions`` habit), with
 messages built from the endpoint path only, never the URL (which may carry the token).
 """
 
@@ -22,8 +22,8 @@ from gateway.redaction import RedactingFilter
 from gateway.settings import VendorSettings
 from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS
 from gateway.telemetry.tracing import tracer
-from gateway.vendor.endpoint import Endpoint, UploadFile
-from gateway.vendor.errors import (
+from gateway.vendor_api.endpoint import Endpoint, UploadFile
+from gateway.vendor_api.errors import (
     VendorConnectionError,
     VendorError,
     VendorHTTPError,
@@ -40,7 +40,7 @@ __all__ = [
     "translated_errors",
 ]
 
-log = logging.getLogger("gateway.vendor")
+log = logging.getLogger("gateway.vendor_api")
 
 _httpx_filter = RedactingFilter()
 

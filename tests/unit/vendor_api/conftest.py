@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from gateway.vendor import VendorClient
+from gateway.vendor_api import VendorClient
 
 Handler = Callable[[str, dict[str, str]], httpx.Response | dict[str, Any]]
 

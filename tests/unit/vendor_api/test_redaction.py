@@ -11,10 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.redaction import redact_params, redact_text
-from gateway.vendor import VendorClient
-from gateway.vendor.endpoints import live, room, sip
-from gateway.vendor.errors import VendorError
-from tests.unit.vendor.conftest import ScriptedVendor
+from gateway.vendor_api import VendorClient
+from gateway.vendor_api.errors import VendorError
+from gateway.vendor_api.generated.endpoints import live, room, sip
+from tests.unit.vendor_api.conftest import ScriptedVendor
 
 SECRETS = ("demo_access", "demo_secret", "tok-1", "tok-2", "sip-pa55word", "host-pa55")
 

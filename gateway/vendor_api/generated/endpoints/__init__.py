@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.vendor.endpoint import Endpoint
-from gateway.vendor.endpoints import (
+from gateway.vendor_api.endpoint import Endpoint
+from gateway.vendor_api.generated.endpoints import (
     app,
     avc,
     chat,

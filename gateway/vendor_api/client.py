@@ -22,17 +22,17 @@ from pydantic import SecretStr
 from gateway.ratelimit import UNHURRIED_COMMANDS, RateLimiter, RequestBudget
 from gateway.telemetry.metrics import RATELIMIT_WAIT
 from gateway.telemetry.tracing import tracer
-from gateway.vendor.auth import TokenProvider
-from gateway.vendor.client_methods import VendorEndpointMethods
-from gateway.vendor.endpoint import AnswerT, Endpoint, RequestT, to_form
-from gateway.vendor.endpoints import BY_COMMAND
-from gateway.vendor.endpoints.app import TOKEN_GET, TokenGetRequest
-from gateway.vendor.errors import TokenInvalidError, VendorProtocolError, error_for_code
-from gateway.vendor.transport import VendorTransport
+from gateway.vendor_api.auth import TokenProvider
+from gateway.vendor_api.endpoint import AnswerT, Endpoint, RequestT, to_form
+from gateway.vendor_api.errors import TokenInvalidError, VendorProtocolError, error_for_code
+from gateway.vendor_api.generated.client_methods import VendorEndpointMethods
+from gateway.vendor_api.generated.endpoints import BY_COMMAND
+from gateway.vendor_api.generated.endpoints.app import TOKEN_GET, TokenGetRequest
+from gateway.vendor_api.transport import VendorTransport
 
 __all__ = ["VendorClient"]
 
-log = logging.getLogger("gateway.vendor")
+log = logging.getLogger("gateway.vendor_api")
 
 
 class VendorClient(VendorEndpointMethods):

@@ -1,8 +1,9 @@
 """What one vendor endpoint is: its path and method, its request and answer models.
 
-The generated modules in ``gateway/vendor/endpoints/`` instantiate :class:`Endpoint` once per
-vendor path. Request models hold the parameters exactly as the vendor names them (without
-``token``, which the client adds); ``to_form`` turns them into the vendor's wire values.
+The generated modules in ``gateway/vendor_api/generated/endpoints/`` instantiate
+:class:`Endpoint` once per vendor path. Request models hold the parameters exactly as the
+vendor names them (without ``token``, which the client adds); ``to_form`` turns them into the
+vendor's wire values.
 """
 
 from __future__ import annotations
