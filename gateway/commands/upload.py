@@ -43,6 +43,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from gateway.errors import GatewayError
+from gateway.settings import CommandsSettings
 from gateway.vendor_api.endpoint import (
     UploadFile,
     check_filename,
@@ -171,17 +172,22 @@ def _host_allowed(host: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+_DEFAULTS = CommandsSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class SourcePolicy:
-    """Which ``source_url`` the gateway fetches, and within which bounds."""
+    """Which ``source_url`` the gateway fetches, and within which bounds (the defaults are the
+    settings' own, read from :class:`~gateway.settings.CommandsSettings`: declared once)."""
 
-    hosts: tuple[str, ...] = ()  # names, "*.domain" (its subdomains) or "*"; empty: none
-    allow_http: bool = False
-    allow_private: bool = False  # tests and local development only
-    max_bytes: int = 50 * 1024 * 1024
-    timeout_s: float = 60.0
-    concurrency: int = 2
-    spool_dir: str | None = None
+    # names, "*.domain" (its subdomains) or "*"; empty: none
+    hosts: tuple[str, ...] = tuple(_DEFAULTS.upload_source_hosts)
+    allow_http: bool = _DEFAULTS.upload_source_allow_http
+    allow_private: bool = _DEFAULTS.upload_source_allow_private  # tests and local development
+    max_bytes: int = _DEFAULTS.upload_source_max_bytes
+    timeout_s: float = _DEFAULTS.upload_source_timeout_s
+    concurrency: int = _DEFAULTS.upload_concurrency
+    spool_dir: str | None = _DEFAULTS.upload_spool_dir
 
     def check(self, url: HttpUrl | str) -> httpx.URL:
         """The URL, if the policy lets it be fetched at all (no I/O); UploadSourceError with
