@@ -107,7 +107,8 @@ def top_frames(stacks: Counter[tuple[str, ...]], limit: int = 25) -> str:
     lines += [f"| {name} | {n / total:.1%} |" for name, n in libraries.most_common()]
     lines += ["", "| top frames, own time | share |", "|---|---|"]
     lines += [f"| `{name}` | {n / total:.1%} |" for name, n in own.most_common(limit)]
-    lines += ["", "| the gateway's own functions, inclusive (with what they call) | share |", "|---|---|"]
+    lines += ["", "| the gateway's own functions, inclusive (with their callees) | share |"]
+    lines += ["|---|---|"]
     lines += [f"| `{name}` | {n / total:.1%} |" for name, n in inclusive.most_common(limit)]
     return "\n".join(lines) + "\n"
 
@@ -145,7 +146,7 @@ def render_svg(stacks: Counter[tuple[str, ...]], title: str, width: int = 1600) 
             hue = 0 if "gateway/" in path[-1] else 30 if "site-packages" in path[-1] else 50
             label = html.escape(name[: int(w / 7)]) if w > 60 else ""
             boxes.append(
-                f'<g><title>{html.escape(name)} ({tree[path]:,} samples, {share:.2%})</title>'
+                f"<g><title>{html.escape(name)} ({tree[path]:,} samples, {share:.2%})</title>"
                 f'<rect x="{left:.1f}" y="{y}" width="{w:.1f}" height="{row - 1}" '
                 f'fill="hsl({hue},80%,{55 + (hash(name) % 20)}%)"/>'
                 f'<text x="{left + 3:.1f}" y="{y + row - 4}" font-size="11" '
@@ -167,29 +168,42 @@ def render_svg(stacks: Counter[tuple[str, ...]], title: str, width: int = 1600) 
 
 async def profile(args: argparse.Namespace) -> None:
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     raw = out / "stacks.txt"
     with simulator(latency_ms=args.latency_ms) as vendor_url:
         await seed_rooms(vendor_url, args.keys)
         await clear_requests(vendor_url)
         async with running_sut(GATEWAY_SUT, args, vendor_url) as run:
             pid = sut_pid(run.proc)
-            spy = subprocess.Popen(  # noqa: S603 - our own venv's py-spy
-                [str(PY_SPY), "record", "--pid", str(pid), "--rate", str(args.rate),
-                 "--format", "raw", "--gil", "--output", str(raw)],
+            spy = subprocess.Popen(  # noqa: S603, ASYNC220 - our own venv's py-spy, started once
+                [
+                    str(PY_SPY),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(args.rate),
+                    "--format",
+                    "raw",
+                    "--gil",
+                    "--output",
+                    str(raw),
+                ],
             )
             await asyncio.sleep(1.0)  # py-spy attached
             started = time.monotonic()
             await run.collector.start()
-            sent = await produce_commands(args.bootstrap, run.topics.commands,
-                                          room_updates(args.n, args.keys))
+            sent = await produce_commands(
+                args.bootstrap, run.topics.commands, room_updates(args.n, args.keys)
+            )
             missing = await run.collector.wait_for(list(sent), within=args.timeout)
             elapsed = time.monotonic() - started
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
     stacks = read_stacks(raw)
-    title = (f"gateway run --role commands: {args.n:,} RoomUpdate over {args.keys:,} keys, "
-             f"{elapsed:.1f} s ({args.n / elapsed:,.0f}/s), {sum(stacks.values()):,} samples")
+    title = (
+        f"gateway run --role commands: {args.n:,} RoomUpdate over {args.keys:,} keys, "
+        f"{elapsed:.1f} s ({args.n / elapsed:,.0f}/s), {sum(stacks.values()):,} samples"
+    )
     (out / "flamegraph.svg").write_text(render_svg(stacks, title))
     (out / "top_frames.md").write_text(f"# {title}\n\n" + top_frames(stacks))
     print(f"profile: {title}; missing {missing}; written to {out}", file=sys.stderr)
@@ -204,6 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     if not PY_SPY.exists() and shutil.which("py-spy") is None:
         raise SystemExit("py-spy is not installed: make bench installs it (the bench extra)")
+    args.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(profile(args))
 
 
