@@ -106,10 +106,14 @@ class VendorSettings(_Frozen):
     )
     connect_timeout_s: float = Field(5.0, description="HTTP connect timeout")
     read_timeout_s: float = Field(30.0, description="HTTP read timeout")
-    write_timeout_s: float = Field(30.0, description="HTTP write timeout")
+    write_timeout_s: float = Field(
+        30.0,
+        description="HTTP write timeout (aiohttp times no write: a request's whole time is"
+        " bounded by the pool, connect, write and read timeouts together)",
+    )
     pool_timeout_s: float = Field(10.0, description="wait for a free pooled connection")
     max_connections: int = Field(100, description="HTTP connection pool size")
-    max_keepalive_connections: int = Field(20, description="idle connections kept open")
+    keepalive_s: float = Field(15.0, description="how long an idle connection is kept open")
     rate_limit: RateLimitSettings = RateLimitSettings()
 
 

@@ -3,7 +3,7 @@
 from gateway.vendor_api.client import VendorClient
 from gateway.vendor_api.endpoint import Endpoint, VendorAnswer, VendorRequest
 from gateway.vendor_api.generated.endpoints import ALL_ENDPOINTS, BY_COMMAND, BY_PATH
-from gateway.vendor_api.transport import HttpLimits, build_http_client
+from gateway.vendor_api.transport import HttpLimits, VendorTransport
 
 __all__ = [
     "ALL_ENDPOINTS",
@@ -14,5 +14,5 @@ __all__ = [
     "VendorAnswer",
     "VendorClient",
     "VendorRequest",
-    "build_http_client",
+    "VendorTransport",
 ]

@@ -1,4 +1,4 @@
-"""VendorClient: one public method per vendor endpoint, over one shared httpx client.
+"""VendorClient: one public method per vendor endpoint, over one pooled HTTP session.
 
 The per-endpoint methods come from the generated :class:`VendorEndpointMethods`; all of them
 go through :meth:`VendorClient.call`, which adds the token (refreshing it once on 40003),
@@ -16,7 +16,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
 from gateway.ratelimit import UNHURRIED_COMMANDS, RateLimiter, RequestBudget
@@ -40,25 +39,24 @@ class VendorClient(VendorEndpointMethods):
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: VendorTransport,
         *,
         access_key: SecretStr,
         secret_key: SecretStr,
         token_ttl_s: float | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self._transport = VendorTransport(http)
+        self._transport = transport
         self._limiter = limiter
-        self._http = http
         self._credentials = TokenGetRequest(access_key=access_key, secret_key=secret_key)
         self.tokens = TokenProvider(self._fetch_token, ttl_s=token_ttl_s)
 
     def __repr__(self) -> str:
-        return f"VendorClient(base_url={str(self._http.base_url)!r}, tokens={self.tokens!r})"
+        return f"VendorClient(base_url={self._transport.base_url!r}, tokens={self.tokens!r})"
 
     async def aclose(self) -> None:
-        """Close the shared HTTP client."""
-        await self._http.aclose()
+        """Close the pooled HTTP session."""
+        await self._transport.aclose()
 
     async def _fetch_token(self, budget: RequestBudget) -> str:
         answer = await self._send(TOKEN_GET, self._credentials, token=None, budget=budget)

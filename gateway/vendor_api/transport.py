@@ -1,22 +1,30 @@
-"""The HTTP leg to the vendor: one shared httpx client; httpx exceptions translated here, once.
+"""The HTTP leg to the vendor: one pooled aiohttp session per account; its errors translated
+here, once.
 
-Nothing outside ``gateway/vendor_api/`` sees an httpx exception: :func:`translated_errors` maps
-them to :mod:`gateway.vendor_api.errors` (httpx's own ``map_httpcore_exceptions`` habit), with
-messages built from the endpoint path only, never the URL (which may carry the token).
+aiohttp rather than httpx for this leg, because every command crosses it: at in-flight 64 it
+costs about 0.15 ms of CPU per request where httpx 0.28 on httpcore costs 1 ms (5 ms when its
+pool keeps 64 connections alive; ``bench/profile_commands.py`` and docs/benchmarks.md have the
+profiles). The gateway's other HTTP clients (source_url downloads, the CLI) stay on httpx.
+
+Nothing outside ``gateway/vendor_api/`` sees an aiohttp exception: :func:`translated_errors`
+maps them to :mod:`gateway.vendor_api.errors`, with messages built from the endpoint path
+only, never the URL (which may carry the token).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import Any
+from urllib.parse import urlencode
 
-import httpx
+import aiohttp
+import pydantic_core
 from opentelemetry.trace import Span, SpanKind, StatusCode
+from yarl import URL
 
 from gateway.redaction import RedactingFilter
 from gateway.settings import VendorSettings
@@ -33,21 +41,24 @@ from gateway.vendor_api.errors import (
 )
 
 __all__ = [
+    "USER_AGENT",
     "HttpLimits",
     "VendorTransport",
-    "build_http_client",
     "normalise_answer",
     "translated_errors",
 ]
 
 log = logging.getLogger("gateway.vendor_api")
 
-_httpx_filter = RedactingFilter()
+USER_AGENT = "vendor-gateway/0.1"
+_FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+_redacting = RedactingFilter()
 
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
-    """Connection pool limits and timeouts of the shared HTTP client (no defaults: they are
+    """Connection pool limits and timeouts of an account's HTTP session (no defaults: they are
     settings, :class:`~gateway.settings.VendorSettings`)."""
 
     connect_timeout_s: float
@@ -55,7 +66,7 @@ class HttpLimits:
     write_timeout_s: float
     pool_timeout_s: float
     max_connections: int
-    max_keepalive_connections: int
+    keepalive_s: float
 
     @classmethod
     def from_settings(cls, settings: VendorSettings) -> HttpLimits:
@@ -66,42 +77,44 @@ class HttpLimits:
             write_timeout_s=settings.write_timeout_s,
             pool_timeout_s=settings.pool_timeout_s,
             max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive_connections,
+            keepalive_s=settings.keepalive_s,
         )
 
-
-def build_http_client(base_url: str, limits: HttpLimits) -> httpx.AsyncClient:
-    """The one shared ``httpx.AsyncClient`` for an account's vendor base URL."""
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(
-            connect=limits.connect_timeout_s,
-            read=limits.read_timeout_s,
-            write=limits.write_timeout_s,
-            pool=limits.pool_timeout_s,
-        ),
-        limits=httpx.Limits(
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-        ),
-        headers={"user-agent": "vendor-gateway/0.1"},
-    )
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts: a free pooled connection plus a new one within ``connect``; each
+        read within ``sock_read``. aiohttp times no write, so the whole request is bounded by
+        the sum of the four (a write that stalls ends there)."""
+        return aiohttp.ClientTimeout(
+            total=(
+                self.pool_timeout_s
+                + self.connect_timeout_s
+                + self.write_timeout_s
+                + self.read_timeout_s
+            ),
+            connect=self.pool_timeout_s + self.connect_timeout_s,
+            sock_connect=self.connect_timeout_s,
+            sock_read=self.read_timeout_s,
+        )
 
 
 @contextmanager
 def translated_errors(endpoint: str) -> Iterator[None]:
-    """Turn httpx exceptions into vendor transport errors; drop the original (it has the URL)."""
+    """Turn aiohttp exceptions into vendor transport errors; drop the original (it has the URL)."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise VendorTimeoutError(
             f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
         ) from None
-    except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+    except (
+        aiohttp.ClientConnectionError,
+        aiohttp.ClientPayloadError,
+        aiohttp.ClientResponseError,  # a malformed answer (status line, headers, framing)
+    ) as exc:
         raise VendorConnectionError(
             f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
         ) from None
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         raise VendorTransportError(
             f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
         ) from None
@@ -127,22 +140,66 @@ def normalise_answer(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _file_part(file: UploadFile) -> tuple[str, bytes | IO[bytes], str]:
-    """A multipart file: bytes, or an open file httpx streams from its start on each attempt."""
-    content = file.content if isinstance(file.content, bytes) else cast("IO[bytes]", file.content)
-    return file.filename, content, file.content_type
+def _multipart(params: Mapping[str, str], files: Mapping[str, UploadFile]) -> aiohttp.FormData:
+    """A multipart body: the fields, then each file (bytes, or an open file aiohttp streams,
+    from its start: a retried attempt sends it whole again)."""
+    form = aiohttp.FormData(quote_fields=False)
+    for name, value in params.items():
+        form.add_field(name, value)
+    for name, file in files.items():
+        content = file.content
+        if not isinstance(content, bytes):
+            content.seek(0)
+        form.add_field(name, content, filename=file.filename, content_type=file.content_type)
+    return form
 
 
 class VendorTransport:
-    """Sends one request to the vendor and returns its JSON answer, normalised."""
+    """Sends one request to the vendor and returns its JSON answer, normalised.
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
-        # httpx logs request URLs at INFO; GET-only endpoints carry the token in theirs.
-        for name in ("httpx", "httpcore"):
+    The aiohttp session is made on the first request (aiohttp wants a running loop) and kept:
+    its pool holds up to ``max_connections`` keep-alive connections, each idle one for
+    ``keepalive_s``. No cookie jar (the vendor sets none; a jar would be parsed on every
+    answer) and no proxy from the environment.
+    """
+
+    def __init__(self, base_url: str, limits: HttpLimits, *, user_agent: str = USER_AGENT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._host = URL(self.base_url).host or ""
+        self._limits = limits
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
+        # Nothing here logs a URL; the filter keeps it so should aiohttp ever start to.
+        for name in ("aiohttp.client", "aiohttp.internal"):
             logger = logging.getLogger(name)
-            if _httpx_filter not in logger.filters:
-                logger.addFilter(_httpx_filter)
+            if _redacting not in logger.filters:
+                logger.addFilter(_redacting)
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._limits.max_connections,
+                    keepalive_timeout=self._limits.keepalive_s,
+                ),
+                timeout=self._limits.timeout(),
+                headers={"user-agent": self._user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def send(
         self,
@@ -157,7 +214,7 @@ class VendorTransport:
             attributes={
                 "http.request.method": endpoint.method,
                 "url.path": endpoint.url_path,  # never the query: it may hold the token
-                "server.address": self._http.base_url.host,
+                "server.address": self._host,
                 "vendor.endpoint": endpoint.path,
             },
         ) as span:
@@ -181,40 +238,34 @@ class VendorTransport:
         files: Mapping[str, UploadFile] | None,
         span: Span,
     ) -> dict[str, Any]:
-        started = time.perf_counter()
+        session = self._open()
+        url = self._url(endpoint.url_path)
         with translated_errors(endpoint.path):
             if endpoint.encoding == "multipart":
-                response = await self._http.post(
-                    endpoint.url_path,
-                    data=dict(params),
-                    files={k: _file_part(f) for k, f in (files or {}).items()},
-                )
+                request = session.post(url, data=_multipart(params, files or {}))
             elif endpoint.encoding == "form":
-                response = await self._http.post(endpoint.url_path, data=dict(params))
+                request = session.post(url, data=urlencode(params).encode(), headers=_FORM)
             else:
-                response = await self._http.get(endpoint.url_path, params=dict(params))
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        span.set_attribute("http.response.status_code", response.status_code)
-        if response.status_code != 200:
-            log.debug(
-                "vendor %s answered HTTP %s in %.1f ms",
-                endpoint.path,
-                response.status_code,
-                elapsed_ms,
-            )
-            raise VendorHTTPError(response.status_code, endpoint=endpoint.path)
-        body = self._decode(endpoint, response)
-        log.debug("vendor %s answered ret=%s in %.1f ms", endpoint.path, body["ret"], elapsed_ms)
+                request = session.get(url.with_query(params) if params else url)
+            async with request as response:
+                status = response.status
+                content_type = response.headers.get("content-type", "")
+                content = await response.read()
+        span.set_attribute("http.response.status_code", status)
+        if status != 200:
+            log.debug("vendor %s answered HTTP %s", endpoint.path, status)
+            raise VendorHTTPError(status, endpoint=endpoint.path)
+        body = self._decode(endpoint, content_type, content)
+        log.debug("vendor %s answered ret=%s", endpoint.path, body["ret"])
         return body
 
     @staticmethod
-    def _decode(endpoint: Endpoint[Any, Any], response: httpx.Response) -> dict[str, Any]:
-        content_type = response.headers.get("content-type", "")
+    def _decode(endpoint: Endpoint[Any, Any], content_type: str, content: bytes) -> dict[str, Any]:
         if endpoint.path == "/attachment" and "json" not in content_type:
             # A download: the file itself, not an envelope.
-            return {"ret": 0, "content": response.content, "content_type": content_type}
+            return {"ret": 0, "content": content, "content_type": content_type}
         try:
-            body = json.loads(response.content)
+            body = pydantic_core.from_json(content)
         except ValueError:
             raise VendorProtocolError(
                 f"{endpoint.path} answered a body that is not JSON", endpoint=endpoint.path

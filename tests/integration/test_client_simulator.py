@@ -18,7 +18,13 @@ import httpx
 import pytest
 
 from gateway.app.embedded_simulator import simulator_vendor
-from gateway.vendor_api import ALL_ENDPOINTS, BY_PATH, HttpLimits, VendorClient, build_http_client
+from gateway.vendor_api import (
+    ALL_ENDPOINTS,
+    BY_PATH,
+    HttpLimits,
+    VendorClient,
+    VendorTransport,
+)
 from gateway.vendor_api.errors import RETRYABLE_CODES, TokenInvalidError
 from gateway.vendor_api.generated.endpoints.room import RoomListRequest
 
@@ -58,18 +64,19 @@ async def sim(scenario_http: httpx.AsyncClient) -> httpx.AsyncClient:
 
 
 @pytest.fixture(scope="module")
-async def vendor_http(simulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The vendor client's pooled HTTP client, built as ``build_vendor_client`` builds it."""
+async def vendor_http(simulator_url: str) -> AsyncIterator[VendorTransport]:
+    """The vendor client's pooled HTTP session, built as ``build_vendor_client`` builds it."""
     settings = simulator_vendor(simulator_url)
-    async with build_http_client(settings.base_url, HttpLimits.from_settings(settings)) as http:
-        yield http
+    http = VendorTransport(settings.base_url, HttpLimits.from_settings(settings))
+    yield http
+    await http.aclose()
 
 
 @pytest.fixture
-async def vendor_client(sim: httpx.AsyncClient, vendor_http: httpx.AsyncClient) -> VendorClient:
+async def vendor_client(sim: httpx.AsyncClient, vendor_http: VendorTransport) -> VendorClient:
     """Overrides the conftest ``vendor_client``: a fresh VendorClient (no token yet) per test,
     on the module's HTTP client, after the simulator was reset."""
-    settings = simulator_vendor(str(vendor_http.base_url))
+    settings = simulator_vendor(vendor_http.base_url)
     return VendorClient(
         vendor_http,
         access_key=settings.access_key,

@@ -1,4 +1,5 @@
-"""One cycle's vendor reads against the simulator (over ASGI): what is read, what is left out."""
+"""One cycle's vendor reads against the simulator (served in-process over loopback HTTP): what
+is read, what is left out."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import pytest
 from pydantic import SecretStr
 
 from gateway import retry
+from gateway.app.embedded_simulator import embedded_simulator, free_port
 from gateway.poller.diff import Observation, diff
 from gateway.poller.model import PollerState
 from gateway.poller.observe import Observer, ObserverConfig
 from gateway.poller.schedule import Kind
 from gateway.ratelimit import InProcessRateLimiter, Lane
 from gateway.settings import RetrySettings
-from gateway.simulator import SimulatorSettings, create_app
+from gateway.simulator import SimulatorSettings
 from gateway.vendor_api import VendorClient
 from gateway.vendor_api.generated.endpoints.room import ROOM_LIST, RoomListRequest
+from tests.vendor_server import transport
 
 
 @dataclass
@@ -31,13 +34,13 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    """The simulator app in this process; both clients talk to it over ASGI."""
-    app = create_app(SimulatorSettings(seed=1))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as sim:
-        http = httpx.AsyncClient(transport=transport, base_url="http://sim")
+    """A fresh simulator served in this process; both clients talk to it over HTTP."""
+    async with (
+        embedded_simulator(SimulatorSettings(seed=1, port=free_port())) as url,
+        httpx.AsyncClient(base_url=url) as sim,
+    ):
         client = VendorClient(
-            http, access_key=SecretStr("demo_access"), secret_key=SecretStr("demo_secret")
+            transport(url), access_key=SecretStr("demo_access"), secret_key=SecretStr("demo_secret")
         )
         yield Rig(sim, client)
         await client.aclose()
@@ -159,17 +162,17 @@ async def test_reads_draw_on_the_poller_lane(rig: Rig) -> None:
             lanes.append(lane)
             return await super().acquire(lane, deadline)
 
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app()), base_url="http://s")
-    client = VendorClient(
-        http,
-        access_key=SecretStr("demo_access"),
-        secret_key=SecretStr("demo_secret"),
-        limiter=Recording(1000.0, 10),
-    )
-    try:
-        await Observer(client, FAST, ObserverConfig()).observe(set(Kind), PollerState())
-    finally:
-        await client.aclose()
+    async with embedded_simulator(SimulatorSettings(port=free_port())) as url:
+        client = VendorClient(
+            transport(url),
+            access_key=SecretStr("demo_access"),
+            secret_key=SecretStr("demo_secret"),
+            limiter=Recording(1000.0, 10),
+        )
+        try:
+            await Observer(client, FAST, ObserverConfig()).observe(set(Kind), PollerState())
+        finally:
+            await client.aclose()
     assert lanes
     assert set(lanes) == {Lane.POLLER}
 

@@ -1,8 +1,10 @@
-"""A scripted vendor behind httpx.MockTransport, for client unit tests."""
+"""A scripted vendor served over loopback HTTP (``tests/vendor_server.py``), for client unit
+tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,8 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.vendor_api import VendorClient
+from tests.vendor_server import served, transport
 
-Handler = Callable[[str, dict[str, str]], httpx.Response | dict[str, Any]]
+Handler = Callable[[str, dict[str, str]], httpx.Response | dict[str, Any] | str]
+
+SLOW = "slow"  # a handler's answer: the vendor takes a second to answer
+DROP = "drop"  # a handler's answer: the vendor drops the connection without an answer
 
 
 class ScriptedVendor:
@@ -24,7 +30,7 @@ class ScriptedVendor:
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.handler: Handler = lambda path, params: {"ret": 0, "msg": "success"}
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params)
         if request.method == "POST" and request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"
@@ -41,6 +47,12 @@ class ScriptedVendor:
         if params.get("token") != self.valid_token:
             return httpx.Response(200, json={"ret": 40003, "msg": "access token check invalid"})
         answer = self.handler(path, params)
+        if answer == DROP:
+            raise ConnectionAbortedError
+        if answer == SLOW:
+            await asyncio.sleep(1.0)
+            answer = {"ret": 0, "msg": "late"}
+        assert not isinstance(answer, str)
         return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
 
 
@@ -51,13 +63,24 @@ def vendor() -> ScriptedVendor:
 
 
 @pytest.fixture
-def make_client(vendor: ScriptedVendor) -> Callable[..., VendorClient]:
-    """Build a VendorClient on the scripted vendor."""
+async def vendor_url(vendor: ScriptedVendor) -> AsyncIterator[str]:
+    """The scripted vendor's base URL, served for the test."""
+    async with served(vendor) as url:
+        yield url
 
-    def make(secret: str = "demo_secret", **kwargs: Any) -> VendorClient:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(vendor), base_url="http://vendor")
+
+@pytest.fixture
+def make_client(vendor_url: str) -> Callable[..., VendorClient]:
+    """Build a VendorClient on the scripted vendor (``limits``: HttpLimits overrides)."""
+
+    def make(
+        secret: str = "demo_secret", limits: dict[str, Any] | None = None, **kwargs: Any
+    ) -> VendorClient:
         return VendorClient(
-            http, access_key=SecretStr("demo_access"), secret_key=SecretStr(secret), **kwargs
+            transport(vendor_url, **(limits or {})),
+            access_key=SecretStr("demo_access"),
+            secret_key=SecretStr(secret),
+            **kwargs,
         )
 
     return make

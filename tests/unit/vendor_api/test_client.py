@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from gateway.app.embedded_simulator import free_port
 from gateway.vendor_api import VendorClient
 from gateway.vendor_api.endpoint import UploadFile
 from gateway.vendor_api.errors import (
@@ -25,7 +26,8 @@ from gateway.vendor_api.errors import (
 )
 from gateway.vendor_api.generated.endpoints import device, live, participants, recording, room
 from gateway.vendor_api.generated.endpoints import upload as upload_ep
-from tests.unit.vendor_api.conftest import ScriptedVendor
+from tests.unit.vendor_api.conftest import SLOW, ScriptedVendor
+from tests.vendor_server import served, transport
 
 MakeClient = Callable[..., VendorClient]
 
@@ -171,8 +173,8 @@ async def test_retryable_classification(
 @pytest.mark.parametrize(
     ("failure", "error", "retryable"),
     [
-        (httpx.ReadTimeout("slow"), VendorTimeoutError, True),
-        (httpx.ConnectError("refused"), VendorConnectionError, True),
+        (SLOW, VendorTimeoutError, True),
+        ("refused", VendorConnectionError, True),
         (httpx.Response(503, text="down"), VendorHTTPError, True),
         (httpx.Response(429, text="slow down"), VendorHTTPError, True),
         (httpx.Response(404, text="nope"), VendorHTTPError, False),
@@ -182,19 +184,23 @@ async def test_retryable_classification(
 async def test_transport_failures_are_translated(
     vendor: ScriptedVendor, make_client: MakeClient, failure: Any, error: type, retryable: bool
 ) -> None:
-    """httpx exceptions and bad answers become vendor errors with the right retryable flag."""
-
-    def handler(path: str, params: dict[str, str]) -> Any:
-        if isinstance(failure, Exception):
-            raise failure
-        return failure
-
-    vendor.handler = handler
-    client = make_client()
+    """A slow answer, a refused connection and bad answers become vendor errors with the right
+    retryable flag."""
+    client = make_client(limits={"read_timeout_s": 0.2})
+    if failure == "refused":
+        await client.room_list(room.RoomListRequest())  # a token, then the vendor is gone
+        await client.aclose()
+        client = VendorClient(
+            transport(f"http://127.0.0.1:{free_port()}"),
+            access_key=SecretStr("demo_access"),
+            secret_key=SecretStr("demo_secret"),
+        )
+    else:
+        vendor.handler = lambda path, params: failure
     with pytest.raises(error) as info:
         await client.room_list(room.RoomListRequest())
     assert info.value.retryable is retryable
-    # the httpx exception (whose text has the URL, and so maybe the token) is not chained
+    # the aiohttp exception (whose text has the URL, and so maybe the token) is not chained
     assert info.value.__cause__ is None
     assert info.value.__context__ is None or info.value.__suppress_context__
     await client.aclose()
@@ -228,15 +234,15 @@ async def test_get_only_endpoint_uses_query_string(make_client: MakeClient) -> N
             return httpx.Response(200, json={"ret": 0, "token": "t"})
         return httpx.Response(200, json={"ret": 0, "msg": "success"})
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://v")
-    client = VendorClient(http, access_key=SecretStr("a"), secret_key=SecretStr("b"))
-    await client.live_get(live.LiveGetRequest(room_id="r1"))
+    async with served(handler) as url:
+        client = VendorClient(transport(url), access_key=SecretStr("a"), secret_key=SecretStr("b"))
+        await client.live_get(live.LiveGetRequest(room_id="r1"))
+        await client.aclose()
     assert seen[-1].method == "GET"
     assert seen[-1].url.path == "/sdkapi/v2/room/mix_live/get"
     assert seen[-1].url.params["room_id"] == "r1"
     assert seen[0].method == "POST"
     assert b"secret_key=b" in seen[0].content  # in the body, not the URL
-    await client.aclose()
 
 
 async def test_upload_is_multipart_at_root(make_client: MakeClient) -> None:
@@ -249,15 +255,16 @@ async def test_upload_is_multipart_at_root(make_client: MakeClient) -> None:
             return httpx.Response(200, json={"ret": 0, "token": "t"})
         return httpx.Response(200, json={"ret": 0, "msg": "success", "download_url": "u"})
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://v")
-    client = VendorClient(http, access_key=SecretStr("a"), secret_key=SecretStr("b"))
-    answer = await client.file_upload(
-        upload_ep.FileUploadRequest(file=UploadFile(filename="a.png", content=b"\x89PNG"))
-    )
+    async with served(handler) as url:
+        client = VendorClient(transport(url), access_key=SecretStr("a"), secret_key=SecretStr("b"))
+        answer = await client.file_upload(
+            upload_ep.FileUploadRequest(file=UploadFile(filename="a.png", content=b"\x89PNG"))
+        )
+        await client.aclose()
     assert answer.download_url == "u"
     assert seen[-1].url.path == "/uploadfile"
     assert seen[-1].headers["content-type"].startswith("multipart/form-data")
-    await client.aclose()
+    assert b"\x89PNG" in seen[-1].content
 
 
 def test_request_models_reject_unknown_and_missing_fields() -> None:
