@@ -29,7 +29,13 @@ from gateway.commands.outbound import (
 from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
 from gateway.messages.results import ResultData
 from gateway.telemetry.metrics import COMMAND_ATTEMPTS, COMMANDS, DLQ, IDEMPOTENCY_REPLAYS
-from gateway.telemetry.tracing import extract_context, inject_traceparent, producer_span, tracer
+from gateway.telemetry.tracing import (
+    extract_context,
+    inject_traceparent,
+    producer_span,
+    span,
+    tracing_enabled,
+)
 from gateway.vendor_api import BY_COMMAND
 
 __all__ = ["RecordOutcomes", "RecordTopics"]
@@ -58,7 +64,7 @@ class RecordOutcomes:
     async def outcome(self, tp: TopicPartition, record: Any) -> list[Outbound]:
         """The result record (or dead letter) of one consumed record, in its process span."""
         headers = list(record.headers or ())
-        with tracer.start_as_current_span(
+        with span(
             f"process {tp.topic}",
             context=extract_context(headers),
             kind=SpanKind.CONSUMER,
@@ -70,9 +76,9 @@ class RecordOutcomes:
                 "messaging.kafka.offset": record.offset,
                 "messaging.consumer.group.name": self._topics.group_id,
             },
-        ) as span:
+        ) as current:
             outbound = await self._traced_outcome(tp, record, headers)
-            span.set_attribute("gateway.outcome", outbound[0].topic)
+            current.set_attribute("gateway.outcome", outbound[0].topic)
             return outbound
 
     async def _traced_outcome(
@@ -93,7 +99,9 @@ class RecordOutcomes:
         topics = self._topics
         # The result's own span: its context travels on in the event and its headers.
         with producer_span(topics.results_topic):
-            traceparent = inject_traceparent().get("traceparent") or traceparent_of(headers)
+            traceparent = (
+                inject_traceparent().get("traceparent") if tracing_enabled() else None
+            ) or traceparent_of(headers)
             try:
                 return [
                     result_record(

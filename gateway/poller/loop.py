@@ -35,7 +35,7 @@ from gateway.poller.observe import CycleStats, Observer
 from gateway.poller.schedule import Cadence, Kind, Schedule
 from gateway.poller.state_store import KafkaStateStore, StateLoadError, encode_records
 from gateway.telemetry.metrics import POLLER_CYCLE, POLLER_EVENTS
-from gateway.telemetry.tracing import tracer
+from gateway.telemetry.tracing import span
 
 T = TypeVar("T")
 
@@ -174,7 +174,7 @@ class Poller:
         self.stats.cycles += 1
         kinds = ",".join(sorted(k.value for k in due))
         started = time.perf_counter()
-        with tracer.start_as_current_span("poller cycle", attributes={"poller.kinds": kinds}):
+        with span("poller cycle", attributes={"poller.kinds": kinds}):
             after = await self._cycle(producer, state, due)
         POLLER_CYCLE.labels(kinds).observe(time.perf_counter() - started)
         return after

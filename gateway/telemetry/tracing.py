@@ -4,12 +4,18 @@ The vendor HTTP attempts get spans of their own (``gateway/vendor_api/transport.
 httpx's instrumentation, because that instrumentation records the full URL, and the vendor's
 GET-only endpoints carry the token in the query string. Spans carry the vendor path and
 result code, never a URL with a query, a token, a key or a password.
+
+Spans are made only when something receives them (an OTLP endpoint is configured, or a test
+installs a processor): otherwise :func:`span` makes none and costs next to nothing, and the
+caller's trace context is passed through as it came (the result's ``traceparent`` is the
+command's; log lines carry its trace id). An SDK with no exporter would build, sample and drop
+a few spans per command, about a tenth of the commands role's CPU.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
@@ -17,44 +23,92 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+from opentelemetry.util.types import AttributeValue
 
 __all__ = [
     "configure_tracing",
     "extract_context",
     "inject_traceparent",
     "producer_span",
+    "span",
     "tracer",
+    "tracing_enabled",
 ]
 
 tracer = trace.get_tracer("gateway")
+_enabled = False
 
 
-def configure_tracing(service: str, processors: Sequence[SpanProcessor] = ()) -> TracerProvider:
-    """Install the global tracer provider; OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+def tracing_enabled() -> bool:
+    """Whether spans are made (something receives them)."""
+    return _enabled
+
+
+def configure_tracing(
+    service: str, processors: Sequence[SpanProcessor] = ()
+) -> TracerProvider | None:
+    """Install the global tracer provider if anything receives spans: OTLP export when
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is set, and ``processors``.
+    Otherwise none: no span is made (see the module's docstring).
 
     The standard ``OTEL_*`` variables (service name, resource attributes, sampler, exporter
     headers) are read by the SDK itself.
     """
+    global _enabled
+    otlp = bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    if not (otlp or processors):
+        return None
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)})
     provider = TracerProvider(resource=resource)
     for processor in processors:
         provider.add_span_processor(processor)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    if otlp:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _enabled = True
     return provider
 
 
-def extract_context(headers: Sequence[tuple[str, bytes | None]]) -> otel_context.Context:
-    """The caller's trace context from Kafka record headers (``traceparent``, ``tracestate``)."""
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: otel_context.Context | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Iterator[Span]:
+    """A span as current while the block runs, if tracing is enabled; else no span, and the
+    given (caller's) ``context`` is made current, so it travels on unchanged."""
+    if _enabled:
+        with tracer.start_as_current_span(
+            name, context=context, kind=kind, attributes=attributes
+        ) as made:
+            yield made
+        return
+    if context is None:
+        yield INVALID_SPAN
+        return
+    token = otel_context.attach(context)
+    try:
+        yield INVALID_SPAN
+    finally:
+        otel_context.detach(token)
+
+
+def extract_context(headers: Sequence[tuple[str, bytes | None]]) -> otel_context.Context | None:
+    """The caller's trace context from Kafka record headers (``traceparent``, ``tracestate``);
+    None when they carry none."""
     carrier = {
         name.lower(): value.decode("latin-1") for name, value in headers if value is not None
     }
+    if "traceparent" not in carrier:
+        return None
     return propagate.extract(carrier)
 
 
@@ -68,7 +122,7 @@ def inject_traceparent() -> dict[str, str]:
 @contextmanager
 def producer_span(topic: str) -> Iterator[Span]:
     """The span of sending a record to ``topic`` (messaging semantic conventions)."""
-    with tracer.start_as_current_span(
+    with span(
         f"send {topic}",
         kind=SpanKind.PRODUCER,
         attributes={
@@ -76,5 +130,5 @@ def producer_span(topic: str) -> Iterator[Span]:
             "messaging.operation.type": "send",
             "messaging.destination.name": topic,
         },
-    ) as span:
-        yield span
+    ) as made:
+        yield made

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from gateway.ratelimit import UNHURRIED_COMMANDS, RateLimiter, RequestBudget
 from gateway.telemetry.metrics import RATELIMIT_WAIT
-from gateway.telemetry.tracing import tracer
+from gateway.telemetry.tracing import span
 from gateway.vendor_api.auth import TokenProvider
 from gateway.vendor_api.endpoint import AnswerT, Endpoint, RequestT, to_form
 from gateway.vendor_api.errors import TokenInvalidError, VendorProtocolError, error_for_code
@@ -105,11 +105,11 @@ class VendorClient(VendorEndpointMethods):
             params["token"] = token
         if self._limiter is not None:
             # Every HTTP request counts against the vendor's limit, token fetches included.
-            with tracer.start_as_current_span(
+            with span(
                 "ratelimit wait", attributes={"ratelimit.lane": budget.lane.value}
-            ) as span:
+            ) as current:
                 waited = await self._limiter.acquire(budget.lane, budget.deadline)
-                span.set_attribute("ratelimit.wait_s", waited)
+                current.set_attribute("ratelimit.wait_s", waited)
             RATELIMIT_WAIT.labels(budget.lane.value).observe(waited)
         body = await self._transport.send(endpoint, params, files)
         if body["ret"] != 0:

@@ -29,7 +29,7 @@ from yarl import URL
 from gateway.redaction import RedactingFilter
 from gateway.settings import VendorSettings
 from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS
-from gateway.telemetry.tracing import tracer
+from gateway.telemetry.tracing import span
 from gateway.vendor_api.endpoint import Endpoint, UploadFile
 from gateway.vendor_api.errors import (
     VendorConnectionError,
@@ -208,7 +208,7 @@ class VendorTransport:
         files: Mapping[str, UploadFile] | None = None,
     ) -> dict[str, Any]:
         """POST a form (or multipart) body where allowed; GET with a query otherwise."""
-        with tracer.start_as_current_span(
+        with span(
             f"{endpoint.method} {endpoint.path}",
             kind=SpanKind.CLIENT,
             attributes={
@@ -217,18 +217,18 @@ class VendorTransport:
                 "server.address": self._host,
                 "vendor.endpoint": endpoint.path,
             },
-        ) as span:
+        ) as current:
             started = time.perf_counter()
             try:
-                body = await self._send(endpoint, params, files, span)
+                body = await self._send(endpoint, params, files, current)
             except VendorError as exc:
                 VENDOR_REQUESTS.labels(endpoint.path, exc.error_class).inc()
-                span.set_status(StatusCode.ERROR, exc.error_class)
+                current.set_status(StatusCode.ERROR, exc.error_class)
                 raise
             finally:
                 VENDOR_LATENCY.labels(endpoint.path).observe(time.perf_counter() - started)
             VENDOR_REQUESTS.labels(endpoint.path, str(body["ret"])).inc()
-            span.set_attribute("vendor.ret", body["ret"])
+            current.set_attribute("vendor.ret", body["ret"])
             return body
 
     async def _send(
@@ -236,7 +236,7 @@ class VendorTransport:
         endpoint: Endpoint[Any, Any],
         params: Mapping[str, str],
         files: Mapping[str, UploadFile] | None,
-        span: Span,
+        current: Span,
     ) -> dict[str, Any]:
         session = self._open()
         url = self._url(endpoint.url_path)
@@ -251,7 +251,7 @@ class VendorTransport:
                 status = response.status
                 content_type = response.headers.get("content-type", "")
                 content = await response.read()
-        span.set_attribute("http.response.status_code", status)
+        current.set_attribute("http.response.status_code", status)
         if status != 200:
             log.debug("vendor %s answered HTTP %s", endpoint.path, status)
             raise VendorHTTPError(status, endpoint=endpoint.path)

@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.telemetry.metrics import WEBHOOK_REQUESTS
-from gateway.telemetry.tracing import extract_context, tracer
+from gateway.telemetry.tracing import extract_context, span
 from gateway.webhooks.errors import (
     BadRequestError,
     BodyTooLargeError,
@@ -94,7 +94,7 @@ class ObserveRequests:
                 status = message["status"]
             await send(message)
 
-        with tracer.start_as_current_span(
+        with span(
             f"{method} {route}",
             context=extract_context(headers),
             kind=SpanKind.SERVER,
@@ -104,13 +104,13 @@ class ObserveRequests:
                 "url.path": scope["path"],  # the query (wait=) carries nothing of interest
                 "url.scheme": scope.get("scheme", "http"),
             },
-        ) as span:
+        ) as current:
             try:
                 await self._app(scope, receive, send_observed)
             finally:
-                span.set_attribute("http.response.status_code", status)
+                current.set_attribute("http.response.status_code", status)
                 if status >= 500:
-                    span.set_status(StatusCode.ERROR)
+                    current.set_status(StatusCode.ERROR)
                 WEBHOOK_REQUESTS.labels(route, str(status)).inc()
 
 
