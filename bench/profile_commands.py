@@ -57,7 +57,7 @@ LIBRARIES = [
     ("aiokafka", re.compile(r"aiokafka/")),
     ("aiohttp", re.compile(r"aiohttp/|yarl/|multidict/")),
     ("httpx / httpcore / h11 / anyio", re.compile(r"httpx/|httpcore/|h11/|anyio/")),
-    ("aiosqlite / sqlite3", re.compile(r"aiosqlite/|sqlite3/")),
+    ("sqlite3 (and aiosqlite before)", re.compile(r"aiosqlite/|sqlite3/")),
     ("opentelemetry", re.compile(r"opentelemetry/")),
     ("pydantic", re.compile(r"pydantic/|pydantic_core/")),
     ("prometheus_client", re.compile(r"prometheus_client/")),

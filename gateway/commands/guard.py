@@ -9,7 +9,9 @@ before the vendor is called. What the claim can find:
 * another owner at work: waited for (``gateway.retry.claim_wait``) until its outcome is
   stored or the command's deadline passes. Never a second call while the first may run.
 
-While the vendor is called, a heartbeat renews the claim's lease. The outcome is stored
+While the vendor is called, the claim's lease is renewed: one keeper task renews every claim
+held in this process each third of the lease, all at once (one batch in the SQLite store), not
+a task per claim. The outcome is stored
 (``gateway.retry.store_outcome``); if the store stays down the result is still published, and
 the key is remembered as *unsettled*, so a rerun in this process reconciles instead of calling
 the vendor a second time.
@@ -79,7 +81,9 @@ class IdempotencyGuard:
         self._store_retry = store_retry
         # Keys taken to the vendor whose outcome is not stored yet (LRU, bounded).
         self._unsettled: OrderedDict[str, None] = OrderedDict()
-        self._beats: set[asyncio.Task[None]] = set()
+        # Claims held now (owner -> key), renewed together by one keeper task.
+        self._held: dict[str, str] = {}
+        self._keeper: asyncio.Task[None] | None = None
 
     async def claim(
         self, command: CommandEnvelope, endpoint: Endpoint[Any, Any], sender: str | None
@@ -131,31 +135,46 @@ class IdempotencyGuard:
 
     @contextlib.asynccontextmanager
     async def heartbeat(self, claimed: Claimed) -> AsyncIterator[None]:
-        """Renew the claim's lease every third of it while the block runs."""
-        # Stopped by a flag as well as by cancelling, and never awaited: redis-py's calls can
-        # swallow a cancel on Python 3.11 (asyncio.wait_for, cpython gh-86296), and awaiting a
-        # beat that then never ends would hold the command, and its partition, forever.
-        stopped = False
-        key, owner, lease_s = claimed.key, claimed.owner, self._lease_s
-
-        async def beat() -> None:
-            while not stopped:
-                await asyncio.sleep(lease_s / 3)
-                if stopped:
-                    return
-                try:
-                    await self._store.renew(key, owner, lease_s)
-                except Exception as exc:  # the next beat tries again; the lease has slack
-                    log.warning("renewing an idempotency claim failed (%s)", type(exc).__name__)
-
-        task = asyncio.create_task(beat(), name=f"heartbeat:{owner}")
-        self._beats.add(task)  # asyncio keeps only weak references to tasks
-        task.add_done_callback(self._beats.discard)
+        """Keep the claim's lease renewed while the block runs."""
+        self._held[claimed.owner] = claimed.key
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases(), name="idempotency-leases")
         try:
             yield
         finally:
-            stopped = True
-            task.cancel()  # ends the sleep at once; a store call in progress ends at the flag
+            self._held.pop(claimed.owner, None)
+
+    async def _keep_leases(self) -> None:
+        """Every third of the lease, renew every claim held then; ends when none is held."""
+        while self._held:
+            await asyncio.sleep(self._lease_s / 3)
+            held = list(self._held.items())
+            if not held:
+                return
+            # All at once (the SQLite store writes them in one batch), bounded by the next
+            # round: a renewal that hangs (redis-py can swallow a cancel, cpython gh-86296) is
+            # left behind, not waited for.
+            renewals = [
+                asyncio.ensure_future(self._store.renew(key, owner, self._lease_s))
+                for owner, key in held
+            ]
+            done, pending = await asyncio.wait(renewals, timeout=self._lease_s / 3)
+            for task in pending:
+                task.cancel()
+            failed = [t.exception() for t in done if t.exception() is not None]
+            if failed or pending:  # the next round tries again; the lease has slack
+                log.warning(
+                    "renewing idempotency claims: %d failed (%s), %d timed out",
+                    len(failed),
+                    type(failed[0]).__name__ if failed else "-",
+                    len(pending),
+                )
+
+    async def aclose(self) -> None:
+        """Stop the lease keeper (its claims lapse on their own)."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            self._keeper = None
 
     async def store_outcome(
         self, command: CommandEnvelope, claimed: Claimed, result: ResultData

@@ -108,7 +108,9 @@ class CommandHandler:
         )
 
     async def aclose(self) -> None:
-        """Close what the handler made itself (the source_url client, unless given one)."""
+        """Stop the lease keeper; close what the handler made itself (the source_url client,
+        unless given one)."""
+        await self._guard.aclose()
         if self._owns_uploads:
             await self._uploads.aclose()
 

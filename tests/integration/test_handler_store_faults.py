@@ -55,8 +55,7 @@ class FlakyStore:
 
     async def forget_everything(self) -> None:
         """What a Redis restart without persistence does."""
-        await self.inner._db.execute("DELETE FROM idempotency")
-        await self.inner._db.commit()
+        await self.inner.forget_everything()
 
 
 async def _handler(

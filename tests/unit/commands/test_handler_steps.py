@@ -4,6 +4,7 @@ the whole sequence (claim -> call -> store)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -63,12 +64,14 @@ class FakeStore:
         self.asked = 0
         self.completed: list[dict[str, Any]] = []
         self.released: list[str] = []
+        self.renewed: list[tuple[str, str]] = []
 
     async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
         self.asked += 1
         return self.claims.pop(0) if len(self.claims) > 1 else self.claims[0]
 
     async def renew(self, key: str, owner: str, lease_s: float) -> bool:
+        self.renewed.append((key, owner))
         return True
 
     async def complete(
@@ -173,6 +176,31 @@ async def test_guard_gives_up_waiting_at_the_deadline() -> None:
     assert "another owner" in result.error.message
     assert 0.1 < time.monotonic() - started < 2.0
     assert store.asked > 2
+
+
+async def test_one_keeper_renews_every_held_claim_until_released() -> None:
+    """Claims held are renewed each third of the lease by one task, which ends when none is
+    held; a claim let go is not renewed again."""
+    store = FakeStore(Claim(ClaimState.CLAIMED))
+    guard = IdempotencyGuard(
+        cast(Any, store),
+        owner="gw:test",
+        lease_s=0.15,
+        retention_s=60.0,
+        store_retry=retry.store_outcome(SETTINGS.retry),
+    )
+    first, second = Claimed("k1", "gw:test/c1", False), Claimed("k2", "gw:test/c2", False)
+    async with guard.heartbeat(first):
+        async with guard.heartbeat(second):
+            await asyncio.sleep(0.2)
+        assert {("k1", "gw:test/c1"), ("k2", "gw:test/c2")} <= set(store.renewed)
+        store.renewed.clear()
+        await asyncio.sleep(0.12)
+        assert set(store.renewed) == {("k1", "gw:test/c1")}
+    keeper = guard._keeper
+    assert keeper is not None
+    await asyncio.wait_for(keeper, 1.0)  # ends on its own once nothing is held
+    await guard.aclose()
 
 
 def test_guard_reconciles_a_key_it_took_to_the_vendor_unsettled() -> None:
