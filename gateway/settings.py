@@ -161,7 +161,11 @@ class CommandsSettings(_Frozen):
         2000, ge=1, description="records fetched but not finished before fetching pauses"
     )
     commit_interval_ms: int = Field(
-        50, ge=1, description="how often finished results are published and offsets committed"
+        0,
+        ge=0,
+        description="least time between two transactions that publish results and commit"
+        " offsets; 0: as soon as a result is ready and no transaction runs (under load the"
+        " results finished meanwhile go together in the next)",
     )
     transactional: bool = Field(
         True, description="publish results and commit offsets in one Kafka transaction"

@@ -7,10 +7,12 @@ Confluent's Parallel Consumer:
 
 * records of different keys run concurrently (``KeyedScheduler``, bounded by
   ``max_in_flight``), records of one key in order;
-* each partition's finished prefix is released by ``PartitionTracker``; every
-  ``commit_interval`` the released results (and dead letters) are published *and* their
-  offsets committed in one Kafka transaction, so a ``read_committed`` reader sees each result
-  exactly once even across crashes (without transactions: publish, then commit);
+* each partition's finished prefix is released by ``PartitionTracker``; the released results
+  (and dead letters) are published *and* their offsets committed in one Kafka transaction, so
+  a ``read_committed`` reader sees each result exactly once even across crashes (without
+  transactions: publish, then commit). A flusher task commits as soon as something is released
+  and no transaction is running; under load what is released while one runs goes into the
+  next (group commit), and ``commit_interval`` (0 by default) can space transactions further;
 * fetching pauses when too many records are buffered; one bad record never stalls a
   partition (it becomes a rejected result or a dead letter);
 * on revocation, in-flight work of the lost partitions gets a short grace, what finished is
@@ -131,6 +133,8 @@ class CommandConsumer:
         self._unflushed_offsets: dict[TopicPartition, int] = {}
         self._paused = False
         self._flush_lock = asyncio.Lock()
+        self._released = asyncio.Event()  # something finished since the last flush began
+        self._flusher_stop = False
         self._committed: dict[TopicPartition, int] = {}
         self.stats = {"results": 0, "dead_letters": 0, "transactions": 0}
 
@@ -210,13 +214,13 @@ class CommandConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then shut down gracefully."""
         self._consumer.subscribe([self._config.commands_topic], listener=_Rebalance(self))
-        next_flush = time.monotonic() + self._config.commit_interval_s
+        flusher = asyncio.create_task(self._flush_when_released(), name="results-flusher")
         try:
             while not stop.is_set():
-                timeout_ms = max(1, int((next_flush - time.monotonic()) * 1000))
-                batch = await self._consumer.getmany(
-                    timeout_ms=min(timeout_ms, 100), max_records=500
-                )
+                if flusher.done():
+                    flusher.result()  # ProducerFenced: stop, never publish twice
+                    raise RuntimeError("the results flusher ended")
+                batch = await self._consumer.getmany(timeout_ms=100, max_records=500)
                 for tp, records in batch.items():
                     tracker = self._trackers.get(tp)
                     if tracker is None:
@@ -225,12 +229,31 @@ class CommandConsumer:
                         tracker.add(record.offset)
                         self._scheduler.submit(self._key_of(tp, record), (tp, record))
                 self._backpressure()
-                if time.monotonic() >= next_flush:
-                    await self.flush()
-                    self._report_lag()
-                    next_flush = time.monotonic() + self._config.commit_interval_s
         finally:
+            self._flusher_stop = True
+            self._released.set()
+            with contextlib.suppress(Exception):
+                await flusher
             await self._shutdown()
+
+    async def _flush_when_released(self) -> None:
+        """Publish and commit as soon as something is released and no transaction runs."""
+        interval = self._config.commit_interval_s
+        lag_reported = 0.0
+        while True:
+            await self._released.wait()
+            if self._flusher_stop:
+                return
+            self._released.clear()
+            started = time.monotonic()
+            if not await self.flush():
+                await asyncio.sleep(0.1)  # the broker refused: keep the batch, try again
+                self._released.set()
+            if started - lag_reported >= 1.0:
+                self._report_lag()
+                lag_reported = started
+            if interval > 0:  # a configured cadence: at most one transaction per interval
+                await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
 
     def _report_lag(self) -> None:
         for tp in self._trackers:
@@ -277,6 +300,7 @@ class CommandConsumer:
         tracker = self._trackers.get(tp)
         if tracker is not None:
             tracker.finish(record.offset, outbound)
+            self._released.set()
 
     async def _outcome(self, tp: TopicPartition, record: Any) -> list[Outbound]:
         """The record's result (or dead letter). Infrastructure trouble (store, broker) is
@@ -328,8 +352,9 @@ class CommandConsumer:
 
     # -- publishing and committing -------------------------------------------------------
 
-    async def flush(self) -> None:
-        """Publish every released result and commit its offset, atomically when transactional."""
+    async def flush(self) -> bool:
+        """Publish every released result and commit its offset, atomically when transactional;
+        False if the broker refused (the batch is kept for the next flush)."""
         async with self._flush_lock:
             for tp, tracker in self._trackers.items():
                 drained = tracker.drain()
@@ -337,7 +362,7 @@ class CommandConsumer:
                 if drained.commit is not None:
                     self._unflushed_offsets[tp] = drained.commit
             if not self._unflushed_offsets:
-                return
+                return True
             outbound = [o for records in self._unflushed.values() for o in records]
             offsets = dict(self._unflushed_offsets)
             try:
@@ -354,7 +379,7 @@ class CommandConsumer:
                     len(outbound),
                     type(exc).__name__,
                 )
-                return
+                return False
             self._committed.update(offsets)
             self._unflushed.clear()
             self._unflushed_offsets.clear()
@@ -362,6 +387,7 @@ class CommandConsumer:
             for o in outbound:
                 key = "dead_letters" if o.topic == self._config.dlq_topic else "results"
                 self.stats[key] += 1
+            return True
 
     async def _publish_in_transaction(
         self, outbound: list[Outbound], offsets: dict[TopicPartition, int]
