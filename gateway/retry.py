@@ -155,15 +155,30 @@ class RetryPolicy:
         on_attempt: Callable[[int], None] | None = None,
     ) -> T:
         """Call ``attempt`` until it succeeds, fails for good, or the budget runs out; the last
-        error is raised as it is. ``on_attempt`` hears each try's number before it starts."""
-        number = 0
-        async for try_ in self.retrying(deadline):
-            with try_:
-                number += 1
-                if on_attempt is not None:
-                    on_attempt(number)
-                return await attempt()
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+        error is raised as it is. ``on_attempt`` hears each try's number before it starts.
+
+        The first try is made bare: tenacity's bookkeeping (a controller, a call state, its
+        hooks) is paid for only when a try did not do (``resume``)."""
+        number = 1
+        if on_attempt is not None:
+            on_attempt(number)
+        first: T | Exception
+        try:
+            first = await attempt()
+        except Exception as exc:
+            first = exc
+        else:
+            if not isinstance(self.retry, retry_if_result):
+                return first
+
+        async def again() -> T:
+            nonlocal number
+            number += 1
+            if on_attempt is not None:
+                on_attempt(number)
+            return await attempt()
+
+        return await self.resume(again, first, deadline)
 
     async def resume(
         self, attempt: Callable[[], Awaitable[T]], first: T | Exception, deadline: float | None

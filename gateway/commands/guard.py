@@ -191,9 +191,9 @@ class IdempotencyGuard:
         )
         key, owner = claimed.key, claimed.owner
         try:
-            async for attempt in self._store_retry.retrying():
-                with attempt:
-                    completed = await self._store.complete(key, owner, stored, self._retention_s)
+            completed = await self._store_retry.run(
+                functools.partial(self._store.complete, key, owner, stored, self._retention_s)
+            )
         except Exception as exc:  # the store is down: publish anyway, never call twice
             log.error(
                 "could not store the outcome of %s (%s); publishing it unstored",

@@ -146,6 +146,12 @@ def json_depth(document: Any, limit: int = MAX_JSON_DEPTH) -> int:
 _TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
 
 
+def _may_nest_too_deep(raw: bytes) -> bool:
+    """Whether JSON text could nest deeper than the limit: each level opens with ``{`` or
+    ``[``, so fewer of those than the limit (a count in C) spares walking the document."""
+    return raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH
+
+
 def _header_map(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers:
@@ -165,7 +171,7 @@ def _from_binary_cloudevent(value: bytes, headers: dict[str, str]) -> dict[str, 
     except RecursionError:
         data, too_deep = None, True
     else:
-        too_deep = json_depth(data) > MAX_JSON_DEPTH
+        too_deep = _may_nest_too_deep(value) and json_depth(data) > MAX_JSON_DEPTH
     if too_deep:
         raise InvalidEnvelopeError(
             attrs["id"],
@@ -220,7 +226,7 @@ def parse_command(
     command_id = raw.get("id")
     if not isinstance(command_id, str) or not command_id:
         raise NotAnEnvelopeError("no command id")
-    if json_depth(document) > MAX_JSON_DEPTH:
+    if _may_nest_too_deep(value or b"") and json_depth(document) > MAX_JSON_DEPTH:
         inner = MAX_JSON_DEPTH - 1
         fields = [
             {"field": str(name), "reason": _TOO_DEEP}

@@ -8,11 +8,11 @@ that is published again (after a crash) carries the same id and downstream can d
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
@@ -99,5 +99,5 @@ def result_event(
 
 
 def result_event_bytes(event: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact UTF-8 JSON (pydantic-core's serialiser: a few times faster than ``json``)."""
+    return pydantic_core.to_json(event)
