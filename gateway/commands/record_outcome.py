@@ -28,7 +28,13 @@ from gateway.commands.outbound import (
 )
 from gateway.messages.envelope import InvalidEnvelopeError, NotAnEnvelopeError, parse_command
 from gateway.messages.results import ResultData
-from gateway.telemetry.metrics import COMMAND_ATTEMPTS, COMMANDS, DLQ, IDEMPOTENCY_REPLAYS
+from gateway.telemetry.metrics import (
+    COMMAND_ATTEMPTS,
+    COMMANDS,
+    DLQ,
+    IDEMPOTENCY_REPLAYS,
+    child,
+)
 from gateway.telemetry.tracing import (
     extract_context,
     inject_traceparent,
@@ -139,10 +145,10 @@ def _observe(result: ResultData, key: bytes | None) -> None:
     """One log line and the metrics of a finished command."""
     # Label only known types: the type comes from the message and could be anything.
     known = result.command_type if result.command_type in BY_COMMAND else "unknown"
-    COMMANDS.labels(known, result.status).inc()
-    COMMAND_ATTEMPTS.labels(known).observe(result.attempts)
+    child(COMMANDS, known, result.status).inc()
+    child(COMMAND_ATTEMPTS, known).observe(result.attempts)
     if result.replayed:
-        IDEMPOTENCY_REPLAYS.labels(known).inc()
+        child(IDEMPOTENCY_REPLAYS, known).inc()
     log.info(
         "command %s %s",
         result.command_type,

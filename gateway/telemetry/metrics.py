@@ -6,6 +6,9 @@ partition number): never ids, keys, URLs or anything secret.
 
 from __future__ import annotations
 
+import functools
+from typing import Any, TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -26,7 +29,23 @@ __all__ = [
     "VENDOR_LATENCY",
     "VENDOR_REQUESTS",
     "WEBHOOK_REQUESTS",
+    "child",
 ]
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
+
+
+@functools.lru_cache(maxsize=4096)
+def _child(metric: Any, labels: tuple[str, ...]) -> Any:
+    return metric.labels(*labels)
+
+
+def child(metric: MetricT, *labels: str) -> MetricT:
+    """``metric.labels(*labels)``, remembered: the hot path asks for the same few children of
+    each metric for every command, and ``labels()`` takes a lock and checks them each time."""
+    child_metric: MetricT = _child(metric, labels)
+    return child_metric
+
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -75,25 +75,30 @@ def configure_tracing(
     return provider
 
 
-@contextmanager
+_NO_SPAN = nullcontext(INVALID_SPAN)  # reusable: enters to the same no-op span every time
+
+
 def span(
     name: str,
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     context: otel_context.Context | None = None,
     attributes: Mapping[str, AttributeValue] | None = None,
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """A span as current while the block runs, if tracing is enabled; else no span, and the
     given (caller's) ``context`` is made current, so it travels on unchanged."""
     if _enabled:
-        with tracer.start_as_current_span(
+        made: AbstractContextManager[Span] = tracer.start_as_current_span(
             name, context=context, kind=kind, attributes=attributes
-        ) as made:
-            yield made
-        return
+        )
+        return made
     if context is None:
-        yield INVALID_SPAN
-        return
+        return _NO_SPAN
+    return _callers_context(context)
+
+
+@contextmanager
+def _callers_context(context: otel_context.Context) -> Iterator[Span]:
     token = otel_context.attach(context)
     try:
         yield INVALID_SPAN

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -28,7 +27,7 @@ from yarl import URL
 
 from gateway.redaction import RedactingFilter
 from gateway.settings import VendorSettings
-from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS
+from gateway.telemetry.metrics import VENDOR_LATENCY, VENDOR_REQUESTS, child
 from gateway.telemetry.tracing import span
 from gateway.vendor_api.endpoint import Endpoint, UploadFile
 from gateway.vendor_api.errors import (
@@ -97,27 +96,43 @@ class HttpLimits:
         )
 
 
-@contextmanager
-def translated_errors(endpoint: str) -> Iterator[None]:
+class _TranslatedErrors:
+    """The context manager :func:`translated_errors` returns (a class: it is on every request,
+    and a generator-based one costs several times more)."""
+
+    __slots__ = ("_endpoint",)
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
+        if exc is None:
+            return False
+        endpoint = self._endpoint
+        message = f"{type(exc).__name__} calling {endpoint}"
+        if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+            raise VendorTimeoutError(message, endpoint=endpoint) from None
+        if isinstance(
+            exc,
+            (
+                aiohttp.ClientConnectionError,
+                aiohttp.ClientPayloadError,
+                aiohttp.ClientResponseError,  # a malformed answer (status line, headers, framing)
+            ),
+        ):
+            raise VendorConnectionError(message, endpoint=endpoint) from None
+        if isinstance(exc, aiohttp.ClientError):
+            raise VendorTransportError(message, endpoint=endpoint) from None
+
+
+def translated_errors(endpoint: str) -> _TranslatedErrors:
     """Turn aiohttp exceptions into vendor transport errors; drop the original (it has the URL)."""
-    try:
-        yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise VendorTimeoutError(
-            f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
-        ) from None
-    except (
-        aiohttp.ClientConnectionError,
-        aiohttp.ClientPayloadError,
-        aiohttp.ClientResponseError,  # a malformed answer (status line, headers, framing)
-    ) as exc:
-        raise VendorConnectionError(
-            f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise VendorTransportError(
-            f"{type(exc).__name__} calling {endpoint}", endpoint=endpoint
-        ) from None
+    return _TranslatedErrors(endpoint)
 
 
 def normalise_answer(body: dict[str, Any]) -> dict[str, Any]:
@@ -222,12 +237,12 @@ class VendorTransport:
             try:
                 body = await self._send(endpoint, params, files, current)
             except VendorError as exc:
-                VENDOR_REQUESTS.labels(endpoint.path, exc.error_class).inc()
+                child(VENDOR_REQUESTS, endpoint.path, exc.error_class).inc()
                 current.set_status(StatusCode.ERROR, exc.error_class)
                 raise
             finally:
-                VENDOR_LATENCY.labels(endpoint.path).observe(time.perf_counter() - started)
-            VENDOR_REQUESTS.labels(endpoint.path, str(body["ret"])).inc()
+                child(VENDOR_LATENCY, endpoint.path).observe(time.perf_counter() - started)
+            child(VENDOR_REQUESTS, endpoint.path, str(body["ret"])).inc()
             current.set_attribute("vendor.ret", body["ret"])
             return body
 
