@@ -110,9 +110,9 @@ class _TranslatedErrors:
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
-    ) -> bool:
+    ) -> None:
         if exc is None:
-            return False
+            return
         endpoint = self._endpoint
         message = f"{type(exc).__name__} calling {endpoint}"
         if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
