@@ -19,6 +19,13 @@ app = typer.Typer(
 @app.command()
 def run(
     role: Annotated[str, typer.Option(help="all, or one of: commands, webhooks, poller")] = "all",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="commands role only: this many processes (one per core; docs/operations.md)",
+        ),
+    ] = 1,
 ) -> None:
     """Run the gateway's roles until SIGTERM (settings: GATEWAY_*)."""
     import uvloop
@@ -41,6 +48,12 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
+    if workers > 1:
+        if roles != ["commands"]:
+            raise typer.BadParameter("--workers is for --role commands only")
+        from gateway.app.workers import run_workers
+
+        raise typer.Exit(run_workers(settings, workers))
     json_lines = None if settings.log_format == "auto" else settings.log_format == "json"
     configure_logging(settings.log_level, json_lines)
     configure_tracing("vendor-gateway")
