@@ -108,8 +108,8 @@ class VendorSettings(_Frozen):
     read_timeout_s: float = Field(30.0, description="HTTP read timeout")
     write_timeout_s: float = Field(
         30.0,
-        description="HTTP write timeout (aiohttp times no write: a request's whole time is"
-        " bounded by the pool, connect, write and read timeouts together)",
+        description="HTTP write timeout of file uploads (aiohttp times no write: an upload's"
+        " whole time is bounded by the pool, connect, write and read timeouts together)",
     )
     pool_timeout_s: float = Field(10.0, description="wait for a free pooled connection")
     max_connections: int = Field(100, description="HTTP connection pool size")

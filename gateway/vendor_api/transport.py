@@ -81,8 +81,18 @@ class HttpLimits:
 
     def timeout(self) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts: a free pooled connection plus a new one within ``connect``; each
-        read within ``sock_read``. aiohttp times no write, so the whole request is bounded by
-        the sum of the four (a write that stalls ends there)."""
+        read within ``sock_read``. No overall bound: a form body of a few hundred bytes cannot
+        stall in a write (it fits the socket buffer), and a timer per request is measurable."""
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=self.pool_timeout_s + self.connect_timeout_s,
+            sock_connect=self.connect_timeout_s,
+            sock_read=self.read_timeout_s,
+        )
+
+    def upload_timeout(self) -> aiohttp.ClientTimeout:
+        """A multipart upload's: as :meth:`timeout`, and aiohttp times no write, so the whole
+        request is bounded by the sum of the four (a write that stalls ends there)."""
         return aiohttp.ClientTimeout(
             total=(
                 self.pool_timeout_s
@@ -257,7 +267,11 @@ class VendorTransport:
         url = self._url(endpoint.url_path)
         with translated_errors(endpoint.path):
             if endpoint.encoding == "multipart":
-                request = session.post(url, data=_multipart(params, files or {}))
+                request = session.post(
+                    url,
+                    data=_multipart(params, files or {}),
+                    timeout=self._limits.upload_timeout(),
+                )
             elif endpoint.encoding == "form":
                 request = session.post(url, data=urlencode(params).encode(), headers=_FORM)
             else:
