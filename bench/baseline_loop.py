@@ -35,8 +35,10 @@ async def main() -> None:
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    # The gateway's pool settings: max connections and idle keep-alive connections (20 by
-    # default; httpcore 1.0.9's pool costs CPU per pooled connection on every request).
+    # The pool settings the gateway had while its vendor client was on httpx: max connections
+    # and idle keep-alive connections (20 by default; httpcore 1.0.9's pool costs CPU per
+    # pooled connection on every request). bench/baseline_loop_aiohttp.py is this loop on
+    # aiohttp, the gateway's vendor client now.
     limits = httpx.Limits(
         max_connections=int(env.get("GATEWAY_VENDOR__MAX_CONNECTIONS", in_flight)),
         max_keepalive_connections=int(env.get("GATEWAY_VENDOR__MAX_KEEPALIVE_CONNECTIONS", "20")),

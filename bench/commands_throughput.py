@@ -4,10 +4,12 @@ N RoomUpdate commands over K rooms (keys) against the simulator at a fixed laten
 limit, in-flight 64 (the issue's sizes: 20,000 commands over 1,000 keys, 20 ms). All N are
 put on the topic at once; each system under test runs in its own process, one after the
 other, against the same simulator: the minimal aiokafka -> httpx -> aiokafka loop
-(``baseline``), the gateway, and any ``--sut`` (e.g. Kafka Connect, bench/connect/). Reports
-commands/s, gateway-added latency p50/p95/p99 (result seen by a read_committed consumer -
-command sent - the vendor's own time for it; with everything queued at once this is mostly
-time spent waiting in the backlog) and the ratios gateway / each other SUT, from this run.
+(``baseline``, bench/baseline_loop.py), the same loop on aiohttp, the gateway's vendor HTTP
+client (``baseline_aiohttp``, bench/baseline_loop_aiohttp.py), the gateway, and any ``--sut``
+(e.g. Kafka Connect, bench/connect/). Reports commands/s, gateway-added latency p50/p95/p99
+(result seen by a read_committed consumer - command sent - the vendor's own time for it; with
+everything queued at once this is mostly time spent waiting in the backlog), CPU ms per
+command (the SUT's whole process tree) and the ratios gateway / each other SUT, from this run.
 
     .venv/bin/python bench/commands_throughput.py                     # 20,000 over 1,000 keys
     .venv/bin/python bench/commands_throughput.py --quick             # 2,000 over 500 keys
@@ -28,7 +30,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    _proc_usage,
     clear_requests,
     produce_commands,
     room_updates,
@@ -37,7 +38,7 @@ from harness import (
     seed_rooms,
     simulator,
     summarise,
-    sut_pid,
+    sut_usage,
     systems_under_test,
     vendor_times,
 )
@@ -49,13 +50,12 @@ async def run_one(
 ) -> dict[str, Any]:
     await clear_requests(vendor_url)
     async with running_sut(command, args, vendor_url) as run:
-        pid = sut_pid(run.proc)
-        cpu0, _ = _proc_usage(pid)
+        cpu0, _ = sut_usage(run.proc)
         commands = room_updates(args.n, args.keys)
         await run.collector.start()
         sent = await produce_commands(args.bootstrap, run.topics.commands, commands)
         missing = await run.collector.wait_for(list(sent), within=args.timeout)
-        cpu1, rss = _proc_usage(pid)
+        cpu1, rss = sut_usage(run.proc)
     got = run.collector.seen
     stats = summarise(name, sent, got, await vendor_times(vendor_url), cpu1 - cpu0, rss)
     result = stats.as_dict()
@@ -78,6 +78,7 @@ def plot(report: dict[str, Any]) -> None:
             va="bottom",
             fontsize=9,
         )
+    left.tick_params(axis="x", labelsize=7)
     left.set_ylabel("commands/s")
     left.set_ylim(0, max(r["throughput"] for r in runs) * 1.2)
     left.set_title("throughput", fontsize=10)
@@ -91,7 +92,7 @@ def plot(report: dict[str, Any]) -> None:
             label=q,
             color=["#9ecae1", "#4292c6", "#08519c"][j],
         )
-    right.set_xticks(range(len(runs)), names)
+    right.set_xticks(range(len(runs)), names, fontsize=7)
     right.set_ylabel("gateway-added latency, s")
     right.set_title("added latency (all queued at once)", fontsize=10)
     right.legend(fontsize=8)
@@ -120,9 +121,10 @@ async def main() -> None:
         await seed_rooms(vendor_url, args.keys)
         runs = [
             await run_one(name, command, args, vendor_url)
-            for name, command in systems_under_test(args)
+            for name, command in systems_under_test(args, aiohttp_baseline=True)
         ]
-    gateway, baseline = runs[1], runs[0]
+    by_name = {r["sut"]: r for r in runs}
+    gateway = by_name["gateway"]
     report: dict[str, Any] = {
         "scenario": "throughput",
         "n": args.n,
@@ -132,14 +134,20 @@ async def main() -> None:
         "partitions": args.partitions,
         "ceiling_per_s": round(args.in_flight / (args.latency_ms / 1000), 1),
         "runs": runs,
-        "gateway_vs_baseline_throughput": round(
-            float(gateway["throughput"]) / float(baseline["throughput"]), 3
-        ),
     }
-    for extra in runs[2:]:  # gateway / each extra SUT (e.g. Kafka Connect), from the same run
-        if float(extra["throughput"]):
-            report[f"gateway_vs_{extra['sut']}_throughput"] = round(
-                float(gateway["throughput"]) / float(extra["throughput"]), 3
+    # gateway / each other SUT (the two minimal loops, e.g. Kafka Connect), from the same run:
+    # gateway_vs_baseline_throughput, gateway_vs_baseline_aiohttp_throughput, ...; and the
+    # same for the CPU per command (gateway_vs_<sut>_cpu_per_command).
+    for other in runs:
+        if other is gateway:
+            continue
+        if float(other["throughput"]):
+            report[f"gateway_vs_{other['sut']}_throughput"] = round(
+                float(gateway["throughput"]) / float(other["throughput"]), 3
+            )
+        if float(other["cpu_ms_per_command"]):
+            report[f"gateway_vs_{other['sut']}_cpu_per_command"] = round(
+                float(gateway["cpu_ms_per_command"]) / float(other["cpu_ms_per_command"]), 3
             )
     plot(report)
     emit("commands_throughput", report)

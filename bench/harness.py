@@ -41,8 +41,12 @@ RESULTS_DIR = ROOT / "bench" / "results"
 PY = sys.executable
 GATEWAY_SUT = f"{shlex.quote(PY)} -m gateway run --role commands"
 BASELINE_SUT = f"{shlex.quote(PY)} {shlex.quote(str(ROOT / 'bench' / 'baseline_loop.py'))}"
+BASELINE_AIOHTTP_SUT = (
+    f"{shlex.quote(PY)} {shlex.quote(str(ROOT / 'bench' / 'baseline_loop_aiohttp.py'))}"
+)
 
 __all__ = [
+    "BASELINE_AIOHTTP_SUT",
     "BASELINE_SUT",
     "GATEWAY_SUT",
     "SIMULATOR_PIDS",
@@ -52,9 +56,11 @@ __all__ = [
     "clear_requests",
     "new_topics",
     "percentile",
+    "process_tree",
     "running_sut",
     "scenario_parser",
     "simulator",
+    "sut_usage",
     "systems_under_test",
 ]
 
@@ -147,11 +153,12 @@ def sut_env(
     """The environment every SUT of the commands scenarios gets: the same in-flight bound and
     connection pool size, no rate limit unless ``extra`` sets one.
 
-    Idle keep-alive connections stay at the gateway's default (20) for both Python SUTs:
-    httpcore 1.0.9's pool does work per pooled connection on every request (its
-    ``_assign_requests_to_connections``, encode/httpcore#1035), so a pool keeping all 64
-    connections alive costs about 3 ms of CPU per request against 0.8 ms with 20 (measured
-    here with 64 concurrent requests at 20 ms).
+    The httpx minimal loop keeps 20 idle keep-alive connections (its own default, unless
+    GATEWAY_VENDOR__MAX_KEEPALIVE_CONNECTIONS says otherwise): httpcore 1.0.9's pool does
+    work per pooled connection on every request (its ``_assign_requests_to_connections``,
+    encode/httpcore#1035), so a pool keeping all 64 connections alive costs about 3 ms of CPU
+    per request against 0.8 ms with 20 (measured here with 64 concurrent requests at 20 ms).
+    The gateway and the aiohttp minimal loop pool up to the in-flight bound of connections.
     """
     return {
         **os.environ,
@@ -173,14 +180,60 @@ def sut_env(
     }
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants alive now, parents first (from each thread's
+    ``/proc/<pid>/task/<tid>/children``: a child started by another thread than the main one
+    is listed only there); processes that exit meanwhile are skipped."""
+    tree, todo, seen = [], [pid], set()
+    while todo:
+        p = todo.pop(0)
+        if p in seen:
+            continue
+        seen.add(p)
+        tree.append(p)
+        try:
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+    return tree
+
+
 def _proc_usage(pid: int) -> tuple[float, int]:
-    """CPU seconds (user+system) and RSS bytes of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
+    """CPU seconds (user+system) and RSS bytes of a process and all its descendants, from
+    /proc: a SUT of several processes (worker processes, a JVM behind a shell) is measured
+    whole.
+
+    CPU counts each live process's own time and the time of its children that have exited
+    and been waited for (``cutime``/``cstime``), so a descendant that ends between two
+    readings still counts. RSS is the sum of the processes' resident sets (pages they share
+    counted once per process). A descendant re-parented away (daemonised) is not seen.
+    """
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(parts[11]) + int(parts[12])) / ticks
-    rss = int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu, rss = 0.0, 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            if p == pid:
+                raise
+            continue  # exited since the tree was read: its time is in its parent's cutime
+        # after the ")": state ppid ... utime(11) stime(12) cutime(13) cstime(14) ... rss(21)
+        cpu += sum(int(x) for x in parts[11:15]) / ticks
+        rss += int(parts[21]) * page
     return cpu, rss
+
+
+def sut_usage(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
+    """CPU seconds and RSS bytes of a SUT started by ``start_sut``: its whole process tree,
+    from the shell the harness started (see ``_proc_usage``)."""
+    return _proc_usage(proc.pid)
 
 
 @dataclass
@@ -384,7 +437,8 @@ def stop_sut(proc: subprocess.Popen[bytes]) -> None:
 
 
 def sut_pid(proc: subprocess.Popen[bytes]) -> int:
-    """The pid doing the work: the shell's single child if the SUT was started through one."""
+    """The pid doing the work: the shell's single child if the SUT was started through one
+    (for a profiler; CPU and RSS are measured over the whole tree, ``sut_usage``)."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     kids = children.read_text().split() if children.exists() else []
     return int(kids[0]) if kids else proc.pid
@@ -517,10 +571,17 @@ def scenario_parser(
     return parser
 
 
-def systems_under_test(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """(name, command) of each SUT in run order: the baseline loop, the gateway, each --sut."""
+def systems_under_test(
+    args: argparse.Namespace, *, aiohttp_baseline: bool = False
+) -> list[tuple[str, str]]:
+    """(name, command) of each SUT in run order: the baseline loop (httpx), with
+    ``aiohttp_baseline`` the same loop on aiohttp (``baseline_aiohttp``), the gateway, each
+    --sut."""
     extra = [
         (args.sut_name[i] if i < len(args.sut_name) else f"sut{i + 1}", command)
         for i, command in enumerate(args.sut)
     ]
-    return [("baseline", BASELINE_SUT), ("gateway", GATEWAY_SUT), *extra]
+    baselines = [("baseline", BASELINE_SUT)]
+    if aiohttp_baseline:
+        baselines.append(("baseline_aiohttp", BASELINE_AIOHTTP_SUT))
+    return [*baselines, ("gateway", GATEWAY_SUT), *extra]

@@ -3,11 +3,22 @@
 The harness produces RoomUpdate commands at a fixed rate (command i at t0 + i/rate) for a
 bounded time per rate, against the simulator at 20 ms, in-flight 64, no rate limit, and
 reads the results as they come (read_committed). For each rate and each system under test
-(the gateway and the minimal aiokafka -> httpx -> aiokafka loop, plus any ``--sut``):
-gateway-added latency p50/p99 (result seen - command sent - the vendor's own time), the
-rate the SUT actually delivered, and its CPU. A rate above what a SUT can sustain shows as a
-delivered rate below the offered one and a p99 that grows with the run's length (a queue):
-the figure then says how long the backlog got, not a steady-state latency.
+(the gateway and the minimal aiokafka -> httpx -> aiokafka loop, plus any ``--sut``, e.g.
+Kafka Connect): gateway-added latency p50/p99 (result seen - command sent - the vendor's own
+time), the rate the SUT actually delivered, whether it kept up, and its CPU (its whole
+process tree). A rate above what a SUT can sustain shows as a delivered rate below the
+offered one and a p99 that grows with the run's length (a queue): the figure then says how
+long the backlog got, not a steady-state latency.
+
+*Delivered* is the results' rate over the middle 80 % of them (10th to 90th percentile
+arrival; or over the sending of those commands, if that took longer): a SUT that keeps up
+delivers the offered rate whatever its latency and however slow its last few results; one
+that falls behind spreads its results over a longer span. *Kept up*: every result came and
+delivered >= 95 % of offered.
+
+The report compares the gateway with each other SUT at every rate
+(``gateway_vs_<sut>_added_latency``: both SUTs' kept-up, p50 and p99 ratios) and gives the
+gateway's added p50 at 100 commands/s (``gateway_added_p50_ms_at_100``) when 100 is a rate.
 
 Each SUT runs in its own process, one after the other, all rates in one process (a pause and
 an empty backlog between rates).
@@ -15,6 +26,7 @@ an empty backlog between rates).
     .venv/bin/python bench/latency_under_load.py                 # 10 s per rate
     .venv/bin/python bench/latency_under_load.py --quick         # 3 s per rate
     .venv/bin/python bench/latency_under_load.py --rates 200 --rates 400 --seconds 20
+    .venv/bin/python bench/latency_under_load.py --sut bench/connect/run_sut.sh --sut-name connect
 
 Prints one JSON line and writes ``bench/results/latency_under_load.{json,png}``.
 """
@@ -31,7 +43,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
-    _proc_usage,
     clear_requests,
     percentile,
     produce_at_rate,
@@ -40,11 +51,27 @@ from harness import (
     scenario_parser,
     seed_rooms,
     simulator,
-    sut_pid,
+    sut_usage,
     systems_under_test,
     vendor_times,
 )
 from plotting import color, emit, figure, save
+
+
+def _delivered(
+    sent: dict[str, float], seen: dict[str, tuple[float, dict[str, Any]]], ids: list[str]
+) -> float:
+    """Results per second over the middle 80 % of them: between the arrival of the 10th and
+    the 90th percentile result, or the sending of the same ranks of commands if that took
+    longer (a SUT that starts late and catches up delivers no more than was offered). The
+    first and last results' latency (a tail of a few slow ones) does not count."""
+    if len(ids) < 10:
+        return 0.0
+    arrived = sorted(seen[i][0] for i in ids)
+    sends = sorted(sent.values())
+    lo, hi = round(0.1 * (len(ids) - 1)), round(0.9 * (len(ids) - 1))
+    span = max(arrived[hi] - arrived[lo], sends[hi] - sends[lo])
+    return (hi - lo) / span if span > 0 else 0.0
 
 
 def _stats(
@@ -58,9 +85,9 @@ def _stats(
     ids = [i for i in sent if i in seen]
     added = [max(0.0, (seen[i][0] - sent[i]) * 1000 - vendor_ms.get(i, 0.0)) for i in ids]
     first_sent, last_sent = min(sent.values()), max(sent.values())
-    last_result = max((seen[i][0] for i in ids), default=first_sent)
     ok = sum(1 for i in ids if seen[i][1].get("status") == "succeeded")
-    delivered = len(ids) / (last_result - first_sent) if last_result > first_sent else 0.0
+    produced = (len(sent) - 1) / (last_sent - first_sent) if last_sent > first_sent else 0.0
+    delivered = _delivered(sent, seen, ids)
     return {
         "offered_per_s": rate,
         "commands": len(sent),
@@ -68,6 +95,7 @@ def _stats(
         "succeeded": ok,
         "missing": missing,
         "produce_s": round(last_sent - first_sent, 2),
+        "produced_per_s": round(produced, 1),
         "delivered_per_s": round(delivered, 1),
         "kept_up": delivered >= 0.95 * rate and missing == 0,
         "added_p50_ms": round(percentile(added, 50), 2),
@@ -86,14 +114,13 @@ async def run_sut(
     per_rate: list[tuple[float, dict[str, float], float, int]] = []
     rss = 0
     async with running_sut(command, args, vendor_url) as run:
-        pid = sut_pid(run.proc)
         await run.collector.start()
         for rate in args.rates:
             commands = room_updates(round(rate * args.seconds), args.keys)
-            cpu0, _ = _proc_usage(pid)
+            cpu0, _ = sut_usage(run.proc)
             sent = await produce_at_rate(args.bootstrap, run.topics.commands, commands, rate)
             missing = await run.collector.wait_for(list(sent), within=args.drain)
-            cpu1, rss = _proc_usage(pid)
+            cpu1, rss = sut_usage(run.proc)
             per_rate.append((rate, sent, cpu1 - cpu0, missing))
             print(
                 f"latency_under_load: {name} {rate:g}/s: {len(sent) - missing}/{len(sent)} results",
@@ -107,6 +134,28 @@ async def run_sut(
         for rate, sent, cpu, missing in per_rate
     ]
     return {"sut": name, "rss_mb": round(rss / 2**20, 1), "rates": rates}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b and a == a and b == b else None  # None: b is 0 or NaN
+
+
+def compare(
+    gateway: dict[float, dict[str, Any]], name: str, other: dict[float, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per rate (the key: ``f"{rate:g}"``): whether each kept up (``<name>_kept_up``,
+    ``gateway_kept_up``), and the gateway's added p50 and p99 over the other SUT's (None
+    where the other's is 0)."""
+    return {
+        f"{rate:g}": {
+            f"{name}_kept_up": theirs["kept_up"],
+            "gateway_kept_up": gateway[rate]["kept_up"],
+            "p50": _ratio(gateway[rate]["added_p50_ms"], theirs["added_p50_ms"]),
+            "p99": _ratio(gateway[rate]["added_p99_ms"], theirs["added_p99_ms"]),
+        }
+        for rate, theirs in other.items()
+        if rate in gateway
+    }
 
 
 def plot(report: dict[str, Any]) -> None:
@@ -161,14 +210,6 @@ async def main() -> None:
             for name, command in systems_under_test(args)
         ]
     by_name = {run["sut"]: {r["offered_per_s"]: r for r in run["rates"]} for run in runs}
-    ratios = {}
-    for rate in args.rates:
-        gw, base = by_name["gateway"][rate], by_name["baseline"][rate]
-        if base["added_p50_ms"] and base["added_p99_ms"]:
-            ratios[f"{rate:g}"] = {
-                "p50": round(gw["added_p50_ms"] / base["added_p50_ms"], 3),
-                "p99": round(gw["added_p99_ms"] / base["added_p99_ms"], 3),
-            }
     report = {
         "scenario": "latency_under_load",
         "rates": args.rates,
@@ -178,7 +219,14 @@ async def main() -> None:
         "in_flight": args.in_flight,
         "partitions": args.partitions,
         "runs": runs,
-        "gateway_vs_baseline_added_latency": ratios,
+        **{
+            f"gateway_vs_{name}_added_latency": compare(by_name["gateway"], name, rates)
+            for name, rates in by_name.items()
+            if name != "gateway"
+        },
+        "gateway_added_p50_ms_at_100": (
+            by_name["gateway"][100.0]["added_p50_ms"] if 100.0 in by_name["gateway"] else None
+        ),
         "total_s": round(time.perf_counter() - started, 1),
     }
     plot(report)

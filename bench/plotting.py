@@ -24,6 +24,7 @@ DPI = 100
 COLORS = {
     "gateway": "#1f77b4",
     "baseline": "#ff7f0e",
+    "baseline_aiohttp": "#d62728",
     "connect": "#2ca02c",
     "kafka_only": "#7f7f7f",
 }

@@ -14,6 +14,18 @@ For each N, three cycles:
   and statistics of ``max_rooms_per_cycle`` (500) rooms, media-server counts. (The first
   statistics read of a room reports its counters, so this cycle emits up to 500 events.)
 
+Right before each of the poller's cycles, a **bare read loop** makes that cycle's reads
+against the same simulator and rooms, in the same process and event loop: the HTTP client
+under the poller's vendor client (aiohttp, ``gateway/vendor_api/transport.py``: one session,
+the same pool size and keep-alive, no cookie jar, form bodies) called directly, the same
+endpoints and the same number of requests (token, room list, participant list and statistics
+of the same number of rooms, 8 at a time, media-server counts), each answer parsed as JSON
+and nothing else: no models, no diff, no events, no Kafka. Each cycle reports the CPU per
+vendor read of both and their ratio (``poller_vs_bare_cpu_per_read``). The steady cycle is
+then run ``--repeats`` more times (the same 1 % of rooms unmuted, muted, ...), each again
+right after the bare loop; the report's headline is the median ratio of these steady pairs
+at the largest N (the cycle the poller repeats while little changes).
+
 Vendor calls come from the simulator's counters (token fetches included). "Changes made" is
 what the harness did to the simulator before the cycle: N rooms opened with 2N participants
 before ``first`` (plus the media server's count), one mute per 100 rooms before ``steady``,
@@ -31,12 +43,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 import uvloop
 from aiokafka import AIOKafkaProducer
@@ -58,8 +74,10 @@ from gateway.poller import (
     PollerConfig,
     PollerState,
 )
-from gateway.settings import GatewaySettings, RateLimitSettings, RetrySettings
+from gateway.settings import GatewaySettings, RateLimitSettings, RetrySettings, VendorSettings
 from rigkit.topics import create_topics, unique_name
+
+_FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 class _AlwaysLeader:
@@ -90,11 +108,12 @@ async def _populate(url: str, rooms: int) -> None:
         await asyncio.gather(*(one(i) for i in range(rooms)))
 
 
-async def _mute(url: str, rooms: list[int]) -> None:
+async def _mute(url: str, rooms: list[int], status: str = "init") -> None:
+    """Mute (``init``) or unmute (``published``) the first participant of each of ``rooms``."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as sim:
         for i in rooms:
             room_id = f"9{i:010d}"
-            patch = {"audio": {"status": "init"}}
+            patch = {"audio": {"status": status}}
             r = await sim.patch(f"/_sim/rooms/{room_id}/participants/{room_id}-a", json=patch)
             r.raise_for_status()
 
@@ -129,6 +148,7 @@ async def _measure(
         "statistics_reads": reads.statistics_read if reads else 0,
         "events": poller.stats.events - events_before,
         "cpu_s": round(cpu, 3),
+        "cpu_s_exact": cpu,
         "wall_s": round(wall, 3),
         "rss_mb": round(_rss_mb(), 1),
     }
@@ -136,7 +156,88 @@ async def _measure(
     return state, line
 
 
-async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, Any]]:
+class BareReader:
+    """The poller's reads and nothing else: aiohttp called directly (see the module's
+    docstring), the answers parsed as JSON and dropped."""
+
+    def __init__(self, url: str, vendor: VendorSettings, concurrency: int) -> None:
+        self.url = url.rstrip("/")
+        self.vendor = vendor
+        self.concurrency = concurrency
+        self.errors = 0  # answers that were not HTTP 200
+        self.token: str | None = None
+        # The poller's session: its pool size and keep-alive (HttpLimits), no cookie jar.
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=vendor.max_connections, keepalive_timeout=vendor.keepalive_s
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def post(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        body = urlencode(params).encode()
+        async with self.session.post(f"{self.url}/sdkapi/v2{path}", data=body, headers=_FORM) as r:
+            if r.status != 200:
+                self.errors += 1
+            return json.loads(await r.read())  # type: ignore[no-any-return]
+
+    async def cycle(self, due: set[Kind], max_rooms: int) -> None:
+        """The requests a poller cycle makes for ``due``, over the first ``max_rooms`` rooms."""
+        if self.token is None:
+            access, secret = self.vendor.access_key, self.vendor.secret_key
+            if access is None or secret is None:
+                raise RuntimeError("the vendor settings have no keys")
+            keys = {
+                "access_key": access.get_secret_value(),
+                "secret_key": secret.get_secret_value(),
+            }
+            self.token = str((await self.post("/app/get_token", keys))["token"])
+        token = self.token
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def each(rooms: list[str], path: str, extra: dict[str, str]) -> None:
+            async def one(room_id: str) -> None:
+                async with limit:
+                    await self.post(path, {**extra, "room_id": room_id, "token": token})
+
+            await asyncio.gather(*(one(r) for r in rooms))
+
+        if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
+            listed = (await self.post("/room/list", {"token": token})).get("rooms") or []
+            chosen = sorted(str(r["room_id"]) for r in listed)[:max_rooms]
+            if Kind.PARTICIPANTS in due:
+                await each(chosen, "/room/participate/list", {})
+            if Kind.STATISTICS in due:
+                end = math.ceil(time.time())
+                window = {"start_time": str(end - 86400), "end_time": str(end)}
+                await each(chosen, "/room/get_statistic", window)
+        if Kind.MEDIA_SERVERS in due:
+            await self.post("/media_server/user_count", {"token": token})
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+async def _measure_bare(
+    bare: BareReader, due: set[Kind], max_rooms: int, url: str
+) -> dict[str, Any]:
+    calls_before, errors_before = await _calls(url), bare.errors
+    cpu, wall = time.process_time(), time.perf_counter()
+    await bare.cycle(due, max_rooms)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "vendor_calls": await _calls(url) - calls_before,
+        "errors": bare.errors - errors_before,
+        "cpu_s": cpu,
+        "wall_s": round(wall, 3),
+    }
+
+
+def _per_read(cpu_s: float, calls: int) -> float:
+    return cpu_s * 1000 / calls if calls else float("nan")
+
+
+async def _run(rooms: int, bootstrap: str, latency_ms: float, repeats: int) -> list[dict[str, Any]]:
     base = unique_name("bench-poller")
     await create_topics(bootstrap, [(f"{base}.events", 3), (f"{base}.state", 1)])
     lines = []
@@ -175,15 +276,55 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float) -> list[dict[str, 
 
             sweep = poller(max_rooms=rooms)
             kinds = {Kind.PARTICIPANTS, Kind.MEDIA_SERVERS}
-            state, line = await _measure("first", sweep, producer, PollerState(), kinds, url, rooms)
-            lines.append({**line, "changes_made": 3 * rooms + 1})
+            cap = ObserverConfig().max_rooms
             muted = list(range(0, rooms, 100))
-            await _mute(url, muted)
-            state, line = await _measure("steady", sweep, producer, state, kinds, url, rooms)
-            lines.append({**line, "changes_made": len(muted)})
-            capped = poller(max_rooms=ObserverConfig().max_rooms)
-            state, line = await _measure("capped", capped, producer, state, set(Kind), url, rooms)
-            lines.append({**line, "changes_made": 0})
+            bare = BareReader(url, settings.vendor, ObserverConfig().concurrency)
+
+            async def pair(
+                label: str, poll: Poller, state: PollerState, due: set[Kind], max_rooms: int
+            ) -> tuple[PollerState, dict[str, Any]]:
+                """The bare loop's reads of a cycle, then the poller's cycle: one right after
+                the other, so that both see the same machine."""
+                b = await _measure_bare(bare, due, max_rooms, url)
+                shown = {"scenario": "poller_cost", "loop": "bare", "rooms": rooms, "cycle": label}
+                print(json.dumps({**shown, **b}), file=sys.stderr, flush=True)
+                state, line = await _measure(label, poll, producer, state, due, url, rooms)
+                poller_ms = _per_read(line.pop("cpu_s_exact"), line["vendor_calls"])
+                bare_ms = _per_read(b["cpu_s"], b["vendor_calls"])
+                line.update(
+                    cpu_ms_per_read=round(poller_ms, 4),
+                    bare_vendor_calls=b["vendor_calls"],
+                    bare_errors=b["errors"],
+                    bare_cpu_s=round(b["cpu_s"], 3),
+                    bare_wall_s=b["wall_s"],
+                    bare_cpu_ms_per_read=round(bare_ms, 4),
+                    poller_vs_bare_cpu_per_read=(
+                        round(poller_ms / bare_ms, 3) if bare_ms == bare_ms and bare_ms else None
+                    ),
+                )
+                return state, line
+
+            try:
+                state, line = await pair("first", sweep, PollerState(), kinds, rooms)
+                lines.append({**line, "changes_made": 3 * rooms + 1})
+                await _mute(url, muted)
+                state, line = await pair("steady", sweep, state, kinds, rooms)
+                steady = {**line, "changes_made": len(muted)}
+                lines.append(steady)
+                capped = poller(max_rooms=cap)
+                state, line = await pair("capped", capped, state, set(Kind), cap)
+                lines.append({**line, "changes_made": 0})
+                # The steady cycle again, each time after the same 1 % changed back and forth:
+                # its CPU varies from run to run on a shared machine, the median less.
+                again = []
+                for r in range(repeats):
+                    await _mute(url, muted, "published" if r % 2 == 0 else "init")
+                    state, line = await pair("steady", sweep, state, kinds, rooms)
+                    keep = ("events", "cpu_ms_per_read", "bare_cpu_ms_per_read")
+                    again.append({k: line[k] for k in (*keep, "poller_vs_bare_cpu_per_read")})
+                steady["steady_repeats"] = again
+            finally:
+                await bare.aclose()
         finally:
             await producer.stop()
             await client.aclose()
@@ -203,7 +344,7 @@ def plot(results: list[dict[str, Any]]) -> None:
     width = 0.8 / len(sizes)
     panels = [
         (axes[0][0], "vendor_calls", "vendor calls", True),
-        (axes[0][1], "cpu_s", "CPU s (poller process)", False),
+        (axes[0][1], "cpu_s", "CPU s (poller process; mark: bare read loop)", False),
         (axes[1][0], "rss_mb", "RSS MB after the cycle", False),
     ]
     shades = ["#9ecae1", "#3182bd", "#08519c"]
@@ -218,6 +359,16 @@ def plot(results: list[dict[str, Any]]) -> None:
                 label=f"{rooms:,} rooms",
                 color=shades[j % len(shades)],
             )
+            if key == "cpu_s":  # the bare read loop's CPU for the same reads, as a mark
+                ax.scatter(
+                    xs,
+                    [by_cycle[c]["bare_cpu_s"] for c in cycles],
+                    marker="_",
+                    s=200,
+                    color="#d62728",
+                    label="bare read loop" if j == 0 else None,
+                    zorder=3,
+                )
         ax.set_xticks(range(len(cycles)), cycles, fontsize=8)
         ax.set_title(title, fontsize=9)
         values = [line[key] for line in results]
@@ -225,6 +376,7 @@ def plot(results: list[dict[str, Any]]) -> None:
             ax.set_yscale("log")
         ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7)
+    axes[0][1].legend(fontsize=7)
     ax = axes[1][1]
     labels, events, changes = [], [], []
     for rooms in sizes:
@@ -251,20 +403,52 @@ def main() -> None:
     parser.add_argument("--kafka", default=os.environ.get("GATEWAY_TEST_KAFKA", "127.0.0.1:9092"))
     parser.add_argument("--latency-ms", type=float, default=0.0, help="simulator latency")
     parser.add_argument("--quick", action="store_true", help="1,000 rooms only")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="steady cycles again, for the median (default 3)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     results = []
     for rooms in args.rooms or ([1000] if args.quick else [1000, 10000]):
         # uvloop, as `gateway run` uses it.
-        results += uvloop.run(_run(rooms, args.kafka, args.latency_ms))
+        results += uvloop.run(_run(rooms, args.kafka, args.latency_ms, args.repeats))
+    # The headline: the steady cycle (a full sweep, little changed) at the largest N, the
+    # median of its bare-loop/poller pairs (the first and the repeats).
+    steady = max((x for x in results if x["cycle"] == "steady"), key=lambda x: x["rooms"])
+    pairs = [steady, *steady.get("steady_repeats", [])]
+    ratios = [x["poller_vs_bare_cpu_per_read"] for x in pairs if x["poller_vs_bare_cpu_per_read"]]
     report = {
         "scenario": "poller_cost",
         "rooms": sorted({line["rooms"] for line in results}),
         "cycles": results,
+        "poller_vs_bare_cpu_per_read": {
+            "rooms": steady["rooms"],
+            "cycle": "steady",
+            "pairs": len(pairs),
+            "poller_cpu_ms_per_read": round(
+                statistics.median(x["cpu_ms_per_read"] for x in pairs), 4
+            ),
+            "bare_cpu_ms_per_read": round(
+                statistics.median(x["bare_cpu_ms_per_read"] for x in pairs), 4
+            ),
+            "ratio": round(statistics.median(ratios), 3) if ratios else None,
+            "ratio_min": min(ratios, default=None),
+            "ratio_max": max(ratios, default=None),
+        },
         "summary": {
             f"{line['rooms']}/{line['cycle']}": {
                 k: line[k]
-                for k in ("vendor_calls", "events", "changes_made", "cpu_s", "wall_s", "rss_mb")
+                for k in (
+                    "vendor_calls",
+                    "events",
+                    "changes_made",
+                    "cpu_s",
+                    "wall_s",
+                    "rss_mb",
+                    "cpu_ms_per_read",
+                    "bare_cpu_ms_per_read",
+                    "poller_vs_bare_cpu_per_read",
+                )
             }
             for line in results
         },
