@@ -61,11 +61,17 @@ class Outbound:
     headers: Headers
 
 
+# W3C Trace Context: version-trace id-parent id-flags, lowercase hex; ids not all zero.
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
 def traceparent_of(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
-    """The W3C trace context header of a record, if any."""
+    """The W3C trace context header of a record, if it has a well-formed one (a sender's
+    garbage is not carried on to the result)."""
     for name, value in headers:
         if name.lower() == TRACEPARENT and value:
-            return value.decode("ascii", errors="replace")
+            text = value.decode("ascii", errors="replace")
+            return text if _TRACEPARENT.fullmatch(text) else None
     return None
 
 

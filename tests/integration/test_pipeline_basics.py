@@ -134,3 +134,23 @@ async def test_cloudevents_binary_and_structured_commands(
     assert by_id["ce-binary-1"]["data"]["endpoint"] == "/room/read"
     reads = (await sim.get("/_sim/requests", params={"path": "/room/read"})).json()["entries"]
     assert [e["params"]["room_id"] for e in reads] == ["70000000002"]
+
+
+async def test_garbage_trace_headers_get_a_result_without_them(
+    kafka_bootstrap: str, simulator_url: str
+) -> None:
+    """A command whose traceparent/tracestate headers are garbage is answered (rejected, for
+    its unknown type) at once, without the garbage, whether tracing is on or off."""
+    topics = await make_topics(kafka_bootstrap, "trace-garbage")
+    command = envelope("NoSuchCommand", {})
+    async with running_gateway(gateway_settings(kafka_bootstrap, simulator_url, topics)):
+        await produce(
+            kafka_bootstrap,
+            topics.commands,
+            [(b"k", command)],
+            headers=[("traceparent", b"\xff\xfe 00-zz"), ("tracestate", b"\x00\x01")],
+        )
+        (result,) = await read_results(kafka_bootstrap, topics.results, 1)
+    assert result["data"]["command_id"] == command["id"]
+    assert result["data"]["status"] == "rejected"
+    assert "\ufffd" not in result.get("traceparent", "")

@@ -14,6 +14,7 @@ from gateway.commands.outbound import (
     record_bytes,
     result_record,
     sender_of,
+    traceparent_of,
 )
 from gateway.messages.headers import DLQ_SOURCE_OFFSET, DLQ_VALUE_OMITTED
 from gateway.messages.results import ErrorInfo, ResultData
@@ -127,3 +128,23 @@ def test_sender_is_read_from_the_command_and_carried_to_the_result() -> None:
     assert json.loads(out.value)["sender"] == "crm"
     assert ("gateway-sender", b"crm") in out.headers
     assert "sender" not in _record(_result())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\xff\xfe\x00garbage",
+        b"00-zz-yy-01",
+        b"00-" + b"0" * 32 + b"-" + b"1" * 16 + b"-01",  # an all-zero trace id is invalid
+        b"00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",  # uppercase hex
+    ],
+)
+def test_a_garbage_traceparent_is_not_carried_on(value: bytes) -> None:
+    """A sender's ill-formed trace context never reaches the result (nor breaks it)."""
+    assert traceparent_of([("traceparent", value)]) is None
+
+
+def test_a_well_formed_traceparent_is_carried_on() -> None:
+    """A W3C traceparent travels to the result unchanged."""
+    good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert traceparent_of([("TraceParent", good.encode())]) == good
