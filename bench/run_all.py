@@ -1025,6 +1025,44 @@ def reading_notes(summary: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _library_table(top_frames: str) -> str:
+    """The first table of a ``top_frames.md`` (the share of each library)."""
+    lines = top_frames.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("| library")), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def section_profiles() -> list[str]:
+    """Where the commands role's CPU goes: the profiles committed under docs/benchmarks/
+    (``bench/profile_commands.py``; not run by ``make bench``: py-spy would tax the figures)."""
+    profiles = sorted(
+        (p for p in PLOTS.glob("profile-*") if (p / "top_frames.md").exists()),
+        key=lambda p: (p.name != "profile-before", p.name),
+    )
+    if not profiles:
+        return []
+    parts = [
+        "## 6. Where the commands role's CPU goes",
+        "py-spy profiles of `gateway run --role commands` in scenario 1's load (samples of the "
+        "thread holding the GIL), made by `.venv/bin/python bench/profile_commands.py --out "
+        "docs/benchmarks/profile-<name>`: a flame graph (`flamegraph.svg`), the collapsed "
+        "stacks and the top frames by own and inclusive time (`top_frames.md`). The share of "
+        "each library's own frames:",
+    ]
+    for profile in profiles:
+        text = (profile / "top_frames.md").read_text()
+        title = text.splitlines()[0].lstrip("# ") if text else profile.name
+        parts += [
+            f"**{profile.name}**: {title}. [flame graph](benchmarks/{profile.name}/flamegraph.svg),"
+            f" [top frames](benchmarks/{profile.name}/top_frames.md)",
+            _library_table(text),
+        ]
+    return parts
+
+
 def render(summary: dict[str, Any]) -> str:
     m = summary["machine"]
     mon = summary.get("monitor", {})
@@ -1114,6 +1152,7 @@ def render(summary: dict[str, Any]) -> str:
         *section("## 3. Rate-limit fidelity", "rate_limit_fidelity", section_rate_limit),
         *section("## 4. Poller cost", "poller_cost", section_poller),
         *section("## 5. Webhook ingress", "webhook_ingress", section_webhook),
+        *section_profiles(),
         "## Reading these figures",
         *reading_notes(summary),
     ]
