@@ -4,20 +4,16 @@ command exactly once with no mutation twice."""
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
+from chaos.kafkaio import wait_group_members
 from tests.integration.pipeline import envelope, make_topics, produce, read_results
 from tests.integration.test_pipeline_crash import _env, _wait_for_calls
 
@@ -30,24 +26,6 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-async def _group_members(bootstrap: str, group: str, members: int, within: float) -> bool:
-    """Until the consumer group is Stable with ``members`` members; False on timeout."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        end = time.monotonic() + within
-        while time.monotonic() < end:
-            with contextlib.suppress(KafkaError, OSError):
-                (response,) = await admin.describe_consumer_groups([group])
-                for g in response.to_object()["groups"]:
-                    if g["state"] == "Stable" and len(g["members"]) == members:
-                        return True
-            await asyncio.sleep(0.3)
-        return False
-    finally:
-        await admin.close()
 
 
 def _children(pid: int) -> list[int]:
@@ -68,7 +46,9 @@ async def test_two_workers_share_the_work_and_survive_a_kill(
     first = _start(env, log)
     try:
         # Both workers are members of the group: the partitions are spread over the two.
-        assert await _group_members(kafka_bootstrap, group, 2, within=60), log.read_text()[-3000:]
+        assert await wait_group_members(kafka_bootstrap, group, 2, within=60), log.read_text()[
+            -3000:
+        ]
         await produce(
             kafka_bootstrap,
             topics.commands,
