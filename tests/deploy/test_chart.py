@@ -253,6 +253,23 @@ def test_each_role_can_be_disabled(render: Render, role: str) -> None:
     assert f"vg-gateway-{role}" not in names
 
 
+def test_commands_workers_reach_the_command_line(render: Render) -> None:
+    """`commands.workers: 2` runs two commands processes per pod; the default runs one."""
+
+    def args(manifests: Any) -> list[str]:
+        pod = deployments(manifests)["commands"]["spec"]["template"]["spec"]
+        return list(pod["containers"][0]["args"])
+
+    assert args(render()) == ["run", "--role", "commands"]
+    assert args(render(sets={"commands.workers": 2})) == [
+        "run",
+        "--role",
+        "commands",
+        "--workers",
+        "2",
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # every setting reaches the containers
 
