@@ -37,10 +37,12 @@ REPORT = DOCS / "benchmarks.md"
 PY = sys.executable
 CONNECT_SUT = ["--sut", "bench/connect/run_sut.sh", "--sut-name", "connect"]
 # The gateway as two worker processes (docs/operations.md sizing), the same 64 in flight in all.
+# No operations endpoint: worker 1 would take the harness's free port + 1, which on a busy
+# machine may be some connection's ephemeral port.
 WORKERS_SUT = [
     "--sut",
-    f"GATEWAY_COMMANDS__MAX_IN_FLIGHT=32 {shlex.quote(PY)} -m gateway run --role commands"
-    " --workers 2",
+    f"GATEWAY_COMMANDS__MAX_IN_FLIGHT=32 GATEWAY_OPS__ENABLED=false {shlex.quote(PY)}"
+    " -m gateway run --role commands --workers 2",
     "--sut-name",
     "gateway_2_workers",
 ]

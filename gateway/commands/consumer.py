@@ -128,6 +128,10 @@ class CommandConsumer:
         )
         self._trackers: dict[TopicPartition, PartitionTracker[Outbound]] = {}
         self._scheduler: KeyedScheduler[Item] = KeyedScheduler(self._process, config.max_in_flight)
+        # Read when scraped (not two locked updates per command); the last consumer made in a
+        # process is the one reported (one per process outside tests).
+        scheduler = self._scheduler
+        IN_FLIGHT.set_function(lambda: scheduler.in_flight)
         # Released but not yet published+committed (a failed transaction is tried again).
         self._unflushed: dict[TopicPartition, list[Outbound]] = {}
         self._unflushed_offsets: dict[TopicPartition, int] = {}
@@ -292,11 +296,7 @@ class CommandConsumer:
 
     async def _process(self, item: Item) -> None:
         tp, record = item
-        IN_FLIGHT.inc()
-        try:
-            outbound = await self._outcome(tp, record)
-        finally:
-            IN_FLIGHT.dec()
+        outbound = await self._outcome(tp, record)
         tracker = self._trackers.get(tp)
         if tracker is not None:
             tracker.finish(record.offset, outbound)

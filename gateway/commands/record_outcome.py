@@ -149,6 +149,8 @@ def _observe(result: ResultData, key: bytes | None) -> None:
     child(COMMAND_ATTEMPTS, known).observe(result.attempts)
     if result.replayed:
         child(IDEMPOTENCY_REPLAYS, known).inc()
+    if not log.isEnabledFor(logging.INFO):
+        return  # the line's fields are not even gathered
     log.info(
         "command %s %s",
         result.command_type,
