@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic_core
+
 from gateway.idempotency.store import Claim, ClaimState
 
 __all__ = ["Maintenance", "SqliteIdempotencyStore"]
@@ -302,7 +304,9 @@ class SqliteIdempotencyStore:
     async def complete(
         self, key: str, owner: str, outcome: dict[str, Any], retention_s: float
     ) -> bool:
-        text = json.dumps(outcome)  # here, not in the batch: a bad outcome fails its caller only
+        # Here, not in the batch: a bad outcome fails its caller only. pydantic-core's encoder
+        # (bytes, stored as a BLOB; json.loads reads either).
+        text = pydantic_core.to_json(outcome)
 
         def op(db: sqlite3.Connection, now: float) -> bool:
             cur = db.execute(

@@ -48,7 +48,9 @@ def mask_result_data(data: ResultData) -> ResultData:
     """``data`` with its vendor answer (result, error details) masked."""
     update: dict[str, Any] = {}
     if data.result is not None:
-        update["result"] = mask_secrets(data.result)
+        masked = mask_secrets(data.result)
+        if masked != data.result:  # most answers hold no secret: no copy of the result then
+            update["result"] = masked
     if data.error is not None and data.error.details is not None:
         update["error"] = data.error.model_copy(
             update={"details": mask_secrets(data.error.details)}

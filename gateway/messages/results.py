@@ -8,6 +8,7 @@ that is published again (after a crash) carries the same id and downstream can d
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -71,6 +72,19 @@ class ResultData(BaseModel):
     duration_ms: float = 0.0
 
 
+_NAMESPACE_BYTES = RESULT_NAMESPACE.bytes
+
+
+def result_event_id(command_id: str) -> str:
+    """``str(uuid.uuid5(RESULT_NAMESPACE, command_id))``, the result's stable CloudEvents id
+    (a redelivered command's result has the same one), without building a UUID object."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + command_id.encode()).digest()[:16])  # noqa: S324 - RFC 4122 version 5 is SHA-1 by definition
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def result_event(
     data: ResultData,
     *,
@@ -83,7 +97,7 @@ def result_event(
     """The structured CloudEvent for one result."""
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "id": str(uuid.uuid5(RESULT_NAMESPACE, data.command_id)),
+        "id": result_event_id(data.command_id),
         "source": source,
         "type": f"{prefix}.command.{data.status}",
         "subject": data.command_type,

@@ -8,6 +8,7 @@ vendor's wire values.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -123,13 +124,7 @@ class VendorRequest(BaseModel):
     @classmethod
     def _json_text_must_parse(cls, value: Any, info: Any) -> Any:
         # A str given for a json-string parameter must already be valid JSON text.
-        field = cls.model_fields[info.field_name]
-        extra = field.json_schema_extra
-        if (
-            isinstance(value, str)
-            and isinstance(extra, dict)
-            and str(extra.get("x-vendor-type", "")).startswith("json")
-        ):
+        if isinstance(value, str) and info.field_name in _json_params(cls):
             json.loads(value)
         return value
 
@@ -180,18 +175,35 @@ def _wire_value(value: Any, json_param: bool) -> str:
     return str(value)
 
 
+@functools.cache
+def _json_params(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a request model that are json-string parameters (read once per model:
+    pydantic's ``model_fields`` is rebuilt on every access)."""
+    names = set()
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if str(extra.get("x-vendor-type", "")).startswith("json"):
+            names.add(name)
+    return frozenset(names)
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
 def to_form(request: VendorRequest) -> tuple[dict[str, str], dict[str, UploadFile]]:
     """Split a request into wire parameters (text) and files; unset parameters are not sent."""
     params: dict[str, str] = {}
     files: dict[str, UploadFile] = {}
-    for name, field in type(request).model_fields.items():
+    model = type(request)
+    json_params = _json_params(model)
+    for name in _field_names(model):
         value = getattr(request, name)
         if value is None:
             continue
         if isinstance(value, UploadFile):
             files[name] = value
             continue
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        json_param = str(extra.get("x-vendor-type", "")).startswith("json")
-        params[name] = _wire_value(value, json_param)
+        params[name] = _wire_value(value, name in json_params)
     return params, files
