@@ -1,11 +1,11 @@
 """Generate gateway/vendor_api/generated/endpoints/*.py from the vendor spec.
 
-The vendor API is described once, as data, in ``gateway/vendor_api/spec/endpoints.json`` (a copy
-of ``../shared/vendor-api/endpoints.json``); command names come from
-``../shared/design/COMMANDS.md``. This script turns both into typed request/response models and
-endpoint descriptors, one module per vendor area, plus the client's one-method-per-endpoint
-mixin. The output is committed, so readers and type checkers see plain code; a unit test runs
-``--check`` so the code never drifts from the data.
+The vendor API is described once, as data, in ``gateway/vendor_api/spec/endpoints.json``; the
+command name and kind of each path in ``gateway/vendor_api/spec/commands.json``. Both live in
+the repository and nothing here reads outside it. This script turns both into typed
+request/response models and endpoint descriptors, one module per vendor area, plus the
+client's one-method-per-endpoint mixin. The output is committed, so readers and type
+checkers see plain code; a unit test runs ``--check`` so the code never drifts from the data.
 
 Usage: python scripts/gen_vendor_endpoints.py [--check]
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "gateway" / "vendor_api" / "spec" / "endpoints.json"
-COMMANDS = ROOT.parent / "shared" / "design" / "COMMANDS.md"
+COMMANDS = ROOT / "gateway" / "vendor_api" / "spec" / "commands.json"
 OUT = ROOT / "gateway" / "vendor_api" / "generated" / "endpoints"
 CLIENT_OUT = ROOT / "gateway" / "vendor_api" / "generated" / "client_methods.py"
 
@@ -42,7 +42,7 @@ AREA_MODULES = {
     "chat log": "chat",
 }
 
-# Endpoints that are no Kafka command (COMMANDS.md): the gateway manages tokens itself, and
+# Endpoints that are no Kafka command (spec/commands.json): the gateway manages tokens itself, and
 # /attachment is a file download. They still get a client method.
 NON_COMMAND_NAMES = {"/app/get_token": "TokenGet", "/attachment": "AttachmentDownload"}
 
@@ -82,13 +82,9 @@ PY_TYPES = {
 
 
 def command_names() -> dict[str, tuple[str, str]]:
-    """Map vendor path -> (command type, kind) from the COMMANDS.md table."""
-    names: dict[str, tuple[str, str]] = {}
-    for line in COMMANDS.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| (\w+) \| (/\S+) \| (mutation|query) \|", line)
-        if m:
-            names[m.group(2)] = (m.group(1), m.group(3))
-    return names
+    """Map vendor path -> (command type, kind), from spec/commands.json."""
+    data = json.loads(COMMANDS.read_text(encoding="utf-8"))
+    return {path: (name, kind) for path, (name, kind) in data["commands"].items()}
 
 
 def snake(name: str) -> str:
