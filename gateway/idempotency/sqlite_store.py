@@ -194,11 +194,10 @@ class SqliteIdempotencyStore:
                 answer.set_result(value)
             else:
                 answer.set_exception(value)
-        if self._pending:  # (a caller's done-callback wrote again)
-            loop.call_soon(self._flush)
-        else:
-            self._flushing = False
-            self._idle.set()
+        # Nothing can have been queued meanwhile: the batch ran here, on the loop, and setting
+        # an answer only schedules its caller.
+        self._flushing = False
+        self._idle.set()
 
     def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]] | None:
         """Every op in one transaction; if that fails, one by one. None: the file is busy."""
