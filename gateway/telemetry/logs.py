@@ -34,14 +34,22 @@ _SECRET_WORDS = r"token|access_key|secret|password|passwd|licence_cert|api_key|a
 # A key under which a value is a secret (an extra field, a dict key, a JSON member).
 _SECRET_KEY = re.compile(rf"(?:{_SECRET_WORDS})", re.IGNORECASE)
 # "password": "x", 'token': 'x', \"secret_key\": \"x\" (JSON inside a JSON line), "token": 12.
+# Every pattern here is linear in the text's length (a sender controls much of what is logged):
+# the key's run is scanned once (a lookahead for the secret word, then a possessive run), runs
+# start only where a run starts (lookbehinds), and no repetition can be re-tried by backtracking.
 _QUOTED_PAIR = re.compile(
-    rf"""(?P<key>(?P<q>\\?["'])[\w.-]*(?:{_SECRET_WORDS})[\w.-]*(?P=q)\s*[:=]\s*)"""
-    rf"""(?:(?P<vq>\\?["'])(?:\\.|(?!(?P=vq)).)*?(?P=vq)|[^\s,;}}\]\\"']+)""",
+    rf"""(?P<key>(?P<q>\\?["'])(?=[\w.-]*?(?:{_SECRET_WORDS}))[\w.-]*+(?P=q)\s*+[:=]\s*+)"""
+    rf"""(?:(?P<vq>\\?["'])(?:\\.|(?!(?P=vq)).)*?(?P=vq)|[^\s,;}}\]\\"']++)""",
     re.IGNORECASE,
 )
 # The password of a URL's user info: redis://:pw@host, amqp://user:pw@host.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^\s@/'\"]+@", re.I)
-_BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://[^\s:/@'\"]*+:)[^\s@/'\"]++@", re.I
+)
+_BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s++[A-Za-z0-9._~+/=-]{6,}+", re.IGNORECASE)
+# Longer strings are clipped before they are logged: a log line is for a person, and a
+# sender's megabyte (a command id, a payload) must not become a megabyte per log line.
+MAX_LOGGED_CHARS = 2_000
 # LogRecord's own attributes: everything else on a record came in through `extra`.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -66,7 +74,7 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     if depth > 20:
         return MASK
     if isinstance(value, str):
-        return redact_log_text(value)
+        return redact_log_text(_clip(value))
     if isinstance(value, Mapping):
         return {
             k: MASK if _is_secret_key(k) else _redact_value(v, depth + 1) for k, v in value.items()
@@ -76,8 +84,14 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | set | frozenset):
         return [_redact_value(v, depth + 1) for v in value]
     if isinstance(value, bytes):
-        return redact_log_text(value.decode("utf-8", "replace"))
+        return redact_log_text(_clip(value[: MAX_LOGGED_CHARS * 4].decode("utf-8", "replace")))
     return value
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_LOGGED_CHARS:
+        return text
+    return f"{text[:MAX_LOGGED_CHARS]}…(+{len(text) - MAX_LOGGED_CHARS} chars)"
 
 
 class SecretFieldsFilter(logging.Filter):

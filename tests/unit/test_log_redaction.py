@@ -83,3 +83,48 @@ def test_redact_log_text_forms() -> None:
     assert redact_log_text('"password": 12345') == '"password": ***'
     assert redact_log_text("redis://:redis-pw@h:1/0") == "redis://:***@h:1/0"
     assert redact_log_text("https://vendor.example/x") == "https://vendor.example/x"
+
+
+# Texts a sender can put in a command id or payload that made backtracking patterns quadratic
+# (a 1 MB run of letters held the event loop for minutes in the full chaos `malformed` case).
+HOSTILE_TEXTS = {
+    "letters": "a" * 400_000,
+    "dotted": "a." * 200_000,
+    "quoted run": '"' + "a" * 400_000,
+    "secret words": '"' + "token" * 80_000,
+    "scheme-like": "x://" + "a" * 400_000,
+    "bearer words": "bearer " * 60_000,
+    "open values": '"token":"' * 45_000,
+    "url user info": "http://u:" + "p" * 400_000,
+}
+
+
+def test_redaction_is_linear_on_hostile_text() -> None:
+    """Each text is redacted in a child process within 60 s: linear patterns take well under a
+    second for all of them; one quadratic pattern takes hours on any of them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from gateway.telemetry.logs import redact_log_text\n"
+        "for text in json.load(sys.stdin).values():\n"
+        "    redact_log_text(text)\n"
+    )
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", script],
+        input=json.dumps(HOSTILE_TEXTS),
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_long_extra_values_are_clipped(captured: io.StringIO) -> None:
+    logging.getLogger("gateway.test").info("rejected", extra={"command_id": "x" * 100_000})
+    line = captured.getvalue()
+    assert len(line) < 5_000
+    if line.startswith("{"):  # the console form shows no extra fields at all
+        assert json.loads(line)["command_id"].endswith("(+98000 chars)")
