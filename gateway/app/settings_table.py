@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
 
 from gateway.settings import GatewaySettings
 
 __all__ = ["settings_rows", "settings_table", "update_readme"]
 
 
-def _default(value: Any) -> str:
+# Defaults computed when the settings are read, said in words: the value on this machine
+# would be wrong in the README.
+_FACTORY_WORDS: dict[Any, str] = {socket.gethostname: "the host name (the pod name in Kubernetes)"}
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        if field.default_factory in _FACTORY_WORDS:
+            return _FACTORY_WORDS[field.default_factory]
+        value = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
     if isinstance(value, SecretStr):
         return "(secret)"
-    if value is None:
-        return "unset"
+    if value is None or value == [] or value == {}:
+        return "none"
     return f"`{json.dumps(value, default=str)}`"
 
 
@@ -33,7 +48,7 @@ def settings_rows(
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += settings_rows(annotation, f"{env}__")
         else:
-            rows.append((env, _default(field.default), field.description or ""))
+            rows.append((env, _default(field), field.description or ""))
     return rows
 
 

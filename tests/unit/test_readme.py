@@ -19,6 +19,17 @@ def test_readme_settings_table_matches_code() -> None:
     assert len(settings_rows()) > 20
 
 
+def test_every_default_reads_as_a_value_or_in_words() -> None:
+    """No pydantic sentinels: a default computed at start (instance id) or an empty collection
+    is said in words."""
+    for env, default, _ in settings_rows():
+        assert "Undefined" not in default, env
+    defaults = {env: default for env, default, _ in settings_rows()}
+    assert defaults["GATEWAY_INSTANCE_ID"].startswith("the host name")
+    assert defaults["GATEWAY_ACCOUNTS"] == "none"
+    assert defaults["GATEWAY_WEBHOOKS__SECRETS"] == "none"
+
+
 def test_security_doc_names_only_real_settings() -> None:
     """docs/security.md (the threat model) names settings that exist, so it cannot drift."""
     text = (README.parent / "docs" / "security.md").read_text(encoding="utf-8")
