@@ -48,7 +48,7 @@ class _Frozen(BaseModel):
 
 
 class KafkaSettings(_Frozen):
-    """Where the Kafka bus is and the topic names (CONTRACT.md defaults)."""
+    """Where the Kafka bus is and the topic names (docs/topics.md defaults)."""
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     client_id: str = Field("vendor-gateway", description="Kafka client id prefix")

@@ -24,7 +24,7 @@ def build_envelope(
     account: str | None = None,
     command_id: str | None = None,
 ) -> dict[str, Any]:
-    """A plain JSON command envelope (CONTRACT.md)."""
+    """A plain JSON command envelope (docs/topics.md)."""
     envelope: dict[str, Any] = {
         "id": command_id or str(uuid.uuid4()),
         "type": command_type,

@@ -11,7 +11,7 @@ __all__ = ["fingerprint", "scope_key"]
 
 
 def scope_key(account: str, idempotency_key: str, sender: str | None = None) -> str:
-    """Keys are scoped per vendor account (CONTRACT.md), and per webhook sender for commands
+    """Keys are scoped per vendor account (docs/topics.md), and per webhook sender for commands
     that came through the ingress (one sender cannot replay or block another's key)."""
     if sender:
         return f"{account}\x1f{sender}\x1e{idempotency_key}"

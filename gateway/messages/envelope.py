@@ -1,6 +1,6 @@
 """The command envelope and how it is read off a Kafka record.
 
-Three shapes are accepted (CONTRACT.md): the plain JSON envelope; a structured CloudEvent
+Three shapes are accepted (docs/topics.md): the plain JSON envelope; a structured CloudEvent
 (``specversion`` in the JSON body); a binary-mode CloudEvent (``ce_*`` headers, the body is
 ``data``). Bytes from which no command id can be read raise :class:`NotAnEnvelopeError` (they go to
 the DLQ: no result could be correlated); an envelope with an id but something wrong raises
@@ -51,7 +51,7 @@ class CommandEnvelope(BaseModel):
 
     id: str = Field(min_length=1, max_length=200, description="command id, unique per command")
     type: str = Field(
-        min_length=1, max_length=128, description="command type, e.g. RoomCreate (COMMANDS.md)"
+        min_length=1, max_length=128, description="command type, e.g. RoomCreate"
     )
     payload: dict[str, Any] = Field(description="the endpoint's parameters, without token")
     idempotency_key: str | None = Field(

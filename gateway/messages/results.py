@@ -55,7 +55,7 @@ class ErrorInfo(BaseModel):
 
 
 class ResultData(BaseModel):
-    """The ``data`` of a result event (CONTRACT.md)."""
+    """The ``data`` of a result event (docs/topics.md)."""
 
     model_config = ConfigDict(frozen=True)
 

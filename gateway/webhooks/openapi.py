@@ -32,7 +32,7 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class CommandRequest(CommandEnvelope):
-    """A command envelope (CONTRACT.md), optionally with the Kafka key to produce it under."""
+    """A command envelope (docs/topics.md), optionally with the Kafka key to produce it under."""
 
     key: str | None = Field(
         None,

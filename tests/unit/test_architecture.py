@@ -1,4 +1,4 @@
-"""The layering of STYLE.md holds: imports point down, the simulator stands alone, and no
+"""The layering holds: imports point down, the simulator stands alone, and no
 module imports itself through others (no import cycle)."""
 
 from __future__ import annotations
