@@ -202,7 +202,11 @@ format_storage() {
     rm -rf "$DATA"
   fi
   local cluster_id
-  cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # As Kafka's own Uuid.randomUuid(): never one starting with "-", which the storage tool's
+  # argument parser would take for an option (1 fresh machine in 64 failed to format).
+  cluster_id="$(python3 -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')"
   log "formatting storage (cluster id $cluster_id)"
   "${JAVA[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$PROPS" >"$CACHE/format.out" 2>&1 \
     || { cat "$CACHE/format.out" >&2; exit 1; }

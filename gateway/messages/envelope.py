@@ -50,9 +50,7 @@ class CommandEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1, max_length=200, description="command id, unique per command")
-    type: str = Field(
-        min_length=1, max_length=128, description="command type, e.g. RoomCreate"
-    )
+    type: str = Field(min_length=1, max_length=128, description="command type, e.g. RoomCreate")
     payload: dict[str, Any] = Field(description="the endpoint's parameters, without token")
     idempotency_key: str | None = Field(
         None, min_length=1, max_length=200, description="defaults to id"

@@ -9,7 +9,8 @@ snapshot records in one Kafka transaction; only after the commit does the in-mem
 move on, so a failed publish is retried by the next cycle from the same snapshot.
 
 Cycles run one after another: a slow or failing cycle delays the next, never stacks on it.
-A failing cycle is logged and the loop continues (a poller that stops on one bad cycle watches nothing).
+A failing cycle is logged and the loop continues (a poller that stops on one bad cycle
+watches nothing).
 """
 
 from __future__ import annotations

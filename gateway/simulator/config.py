@@ -1,8 +1,8 @@
 """Settings of the vendor simulator.
 
-The simulator imports nothing from the gateway (tests/unit/test_architecture.py checks it): it has its own settings,
-read from the environment with the prefix ``GATEWAY_SIMULATOR_`` (``__`` for nesting), so a
-serialisation mistake on one side cannot hide in shared code.
+The simulator imports nothing from the gateway (tests/unit/test_architecture.py checks): it
+has its own settings, read from the environment with the prefix ``GATEWAY_SIMULATOR_`` (``__``
+for nesting), so a serialisation mistake on one side cannot hide in shared code.
 """
 
 from __future__ import annotations
