@@ -40,9 +40,15 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY README.md ./
 COPY gateway ./gateway
-# The project itself, not editable: the final stage has no /src.
+# The published JSON Schemas: the wheel carries them as gateway/published_schemas/
+# (pyproject.toml), for `gateway schemas --check` outside the repository.
+COPY schemas ./schemas
+# The project itself, not editable: the final stage has no /src. The check holds the packaged
+# schemas against the installed models.
 RUN uv sync --frozen --no-dev --no-editable \
-    && /opt/gateway/bin/gateway --help > /dev/null
+    && /opt/gateway/bin/gateway --help > /dev/null \
+    && /opt/gateway/bin/gateway schemas --check \
+        --out /opt/gateway/lib/python3.11/site-packages/gateway/published_schemas
 
 # The production virtualenv: without the vendor simulator (a development tool).
 FROM build AS production-venv

@@ -6,6 +6,11 @@ change event), ``asyncapi.json`` and ``openapi.json`` (the
 webhook ingress's HTTP API). The AsyncAPI document comes
 from FastStream: a broker that declares the role's channels with their message models (the
 loop itself runs on aiokafka, see ``gateway/commands/consumer.py``). ``--check`` fails on drift.
+
+A built wheel carries a copy of the repository's ``schemas/`` as package data,
+``gateway/published_schemas/`` (pyproject.toml, ``[tool.hatch.build.targets.wheel]``): an
+installed ``gateway schemas --check`` run where there is no ``schemas/`` checks that copy
+against the installed models (:func:`schemas_to_check`).
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from __future__ import annotations
 import functools
 import json
 import operator
+from collections.abc import Iterator
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -27,7 +35,22 @@ from gateway.settings import KafkaSettings
 from gateway.vendor_api import BY_COMMAND
 from gateway.webhooks.openapi import openapi_document
 
-__all__ = ["asyncapi_document", "check_schemas", "render_schemas", "write_schemas"]
+__all__ = [
+    "DEFAULT_DIR",
+    "PACKAGED_SCHEMAS",
+    "SchemaCopy",
+    "asyncapi_document",
+    "check_schemas",
+    "packaged_schemas",
+    "render_schemas",
+    "schemas_to_check",
+    "write_schemas",
+]
+
+# Where a built wheel keeps its copy of schemas/, inside the ``gateway`` package.
+PACKAGED_SCHEMAS = "published_schemas"
+# Where `gateway schemas` writes, and what --check checks when it exists.
+DEFAULT_DIR = "schemas"
 
 
 def _dump(schema: Any) -> str:
@@ -114,17 +137,58 @@ def write_schemas(root: Path) -> list[str]:
     return changed
 
 
-def check_schemas(root: Path) -> list[str]:
-    """Paths whose committed content differs from the code (missing or stale), plus strays."""
+def _at(root: Traversable, rel: str) -> Traversable:
+    return functools.reduce(operator.truediv, rel.split("/"), root)
+
+
+def _json_files(root: Traversable, prefix: str = "") -> Iterator[str]:
+    """Relative paths (``/``-separated) of the JSON files under ``root``."""
+    for child in root.iterdir():
+        if child.is_dir():
+            yield from _json_files(child, f"{prefix}{child.name}/")
+        elif child.name.endswith(".json"):
+            yield prefix + child.name
+
+
+def check_schemas(root: Traversable) -> list[str]:
+    """Paths whose committed content differs from the code (missing or stale), plus strays.
+
+    ``root`` is a directory (a :class:`~pathlib.Path`) or the packaged copy (a resource)."""
     expected = render_schemas()
     drift = [
         rel
         for rel, text in expected.items()
-        if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text
+        if not _at(root, rel).is_file() or _at(root, rel).read_text(encoding="utf-8") != text
     ]
-    strays = [
-        str(p.relative_to(root))
-        for p in root.rglob("*.json")
-        if str(p.relative_to(root)) not in expected
-    ]
-    return drift + strays
+    if not root.is_dir():
+        return drift
+    return drift + sorted(rel for rel in _json_files(root) if rel not in expected)
+
+
+def packaged_schemas() -> Traversable | None:
+    """The copy of ``schemas/`` an installed wheel carries; None in a source tree or an
+    editable install (the repository's ``schemas/`` is the one there)."""
+    copy = resources.files("gateway").joinpath(PACKAGED_SCHEMAS)
+    return copy if copy.is_dir() else None
+
+
+class SchemaCopy(NamedTuple):
+    """A copy of the schemas that ``--check`` holds against the code."""
+
+    root: Traversable
+    shown: str  # how the messages name it: the path given or found
+    packaged: bool  # the copy a wheel carries (gateway/published_schemas/)
+
+
+def schemas_to_check(out: str | None) -> SchemaCopy:
+    """What ``gateway schemas --check`` checks: ``--out`` if given; else ``./schemas`` if it
+    exists (in the repository); else the copy packaged with the installed gateway; else
+    ``./schemas`` all the same (everything reported missing)."""
+    if out is not None:
+        return SchemaCopy(Path(out), out, packaged=False)
+    if Path(DEFAULT_DIR).is_dir():
+        return SchemaCopy(Path(DEFAULT_DIR), DEFAULT_DIR, packaged=False)
+    copy = packaged_schemas()
+    if copy is not None:
+        return SchemaCopy(copy, str(copy), packaged=True)
+    return SchemaCopy(Path(DEFAULT_DIR), DEFAULT_DIR, packaged=False)
