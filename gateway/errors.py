@@ -14,6 +14,9 @@ keeps this drawing equal to the classes, tests/unit/test_error_tree.py)::
     ├── UploadSlotTimeoutError          commands/upload.py: the deadline passed waiting for a slot
     ├── LeaseLostError                  poller/loop.py: the poller lease went away in a cycle
     ├── StateLoadError                  poller/state_store.py: the snapshot not read in time
+    ├── KafkaUnreachableError           app/kafka.py: no broker answered at the bootstrap servers
+    ├── MissingTopicsError              app/topics.py: topics the gateway needs do not exist
+    ├── DemoError                       app/demo/output.py: a demo step did not come in time
     ├── VendorError                     vendor_api/errors.py: the vendor HTTP API
     │   ├── VendorTransportError        no usable answer (retryable)
     │   │   ├── VendorTimeoutError      connect/read/write/pool timeout

@@ -68,6 +68,31 @@ class KafkaSettings(_Frozen):
     sasl_username: str | None = Field(None, description="SASL user")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
     ssl_cafile: Path | None = Field(None, description="CA bundle for TLS to the brokers")
+    # Production creates topics once, deliberately (`gateway topics ensure`, the chart's hook);
+    # a role that created them would do so with whatever settings the first pod had.
+    create_topics: bool = Field(
+        False,
+        description="the commands role creates its missing topics (commands, results, DLQ) at"
+        " start; off: it waits for them (`gateway topics ensure` creates them)",
+    )
+    topic_partitions: int = Field(
+        6,
+        ge=1,
+        description="partitions of the commands, results and events topics the gateway creates",
+    )
+    dlq_partitions: int = Field(1, ge=1, description="partitions of the DLQ topic it creates")
+    topic_replication_factor: int = Field(
+        -1,
+        ge=-1,
+        description="replication factor of the topics it creates; -1: min(3, brokers)",
+    )
+
+    @field_validator("topic_replication_factor")
+    @classmethod
+    def _replicas(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("a topic needs at least one replica (or -1: min(3, brokers))")
+        return value
 
 
 class RateLimitSettings(_Frozen):

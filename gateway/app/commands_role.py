@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from gateway.app.accounts import build_accounts
 from gateway.app.kafka import make_consumer, make_producer
 from gateway.app.redis_client import open_redis
+from gateway.app.topics import NEEDED_TOPICS, ROLE_TOPICS, await_topics, topic_specs
 from gateway.commands.consumer import CommandConsumer, ConsumerConfig
 from gateway.commands.handler import CommandHandler, HandlerConfig
 from gateway.commands.upload import SourcePolicy, UploadSources
@@ -86,7 +87,19 @@ async def maintain_sqlite_store(
 
 
 async def run_commands_role(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    """Consume commands until ``stop`` is set, then shut down within the grace period."""
+    """Once its topics exist (created with ``GATEWAY_KAFKA__CREATE_TOPICS``, else waited for),
+    consume commands until ``stop`` is set, then shut down within the grace period."""
+    specs = topic_specs(settings, ROLE_TOPICS["commands"])
+    with NEEDED_TOPICS.needing(spec.name for spec in specs):
+        # The consumer starts only on topics that exist: started on a missing one it would
+        # see it only at its next metadata refresh, minutes after it is created.
+        if await await_topics(
+            settings.kafka, specs, stop, create=settings.kafka.create_topics, who="commands role"
+        ):
+            await _consume_commands(settings, stop)
+
+
+async def _consume_commands(settings: GatewaySettings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         redis = open_redis(settings)
         if redis is not None:

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 
+from gateway.errors import GatewayError
 from gateway.settings import KafkaSettings
 
-__all__ = ["client_options", "make_consumer", "make_producer"]
+__all__ = [
+    "KafkaUnreachableError",
+    "client_options",
+    "make_admin",
+    "make_consumer",
+    "make_producer",
+    "start_client",
+]
+
+
+class KafkaUnreachableError(GatewayError):
+    """No broker answered at the bootstrap servers."""
+
+    def __init__(self, bootstrap_servers: str, reason: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        super().__init__(f"no Kafka broker answered at {bootstrap_servers} ({reason})")
 
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -52,3 +71,35 @@ def make_consumer(settings: KafkaSettings, *, client_id: str, **extra: Any) -> A
         auto_offset_reset="earliest",
         **extra,
     )
+
+
+def make_admin(settings: KafkaSettings, *, timeout_s: float = 10.0) -> AIOKafkaAdminClient:
+    """An admin client whose requests give up after ``timeout_s``."""
+    return AIOKafkaAdminClient(
+        **client_options(settings),
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+
+
+Client: TypeAlias = AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient
+
+
+async def start_client(client: Client, settings: KafkaSettings, *, timeout_s: float) -> None:
+    """Start ``client``; when no broker answers within ``timeout_s``, close it again and raise
+    :class:`KafkaUnreachableError` (aiokafka's own error names resolved addresses, not the
+    setting)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.start()
+    except (KafkaConnectionError, TimeoutError, OSError) as exc:
+        if isinstance(client, AIOKafkaAdminClient):
+            await client.close()
+        else:
+            await client.stop()
+        reason = (
+            f"no answer within {timeout_s:g} s"
+            if isinstance(exc, TimeoutError)
+            else "no connection"
+        )
+        raise KafkaUnreachableError(settings.bootstrap_servers, reason) from exc

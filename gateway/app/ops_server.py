@@ -2,8 +2,9 @@
 
 Roles without an HTTP surface of their own (commands, poller) still need probes and a scrape
 target; this small Starlette app on its own port serves them for whatever roles the process
-runs. Readiness runs the checks of :mod:`gateway.app.readiness` (the same for every role:
-``kafka``, the broker reachable, and ``vendor``, a token obtainable); its answer
+runs. Readiness runs the checks of :mod:`gateway.app.readiness` (``kafka``, the broker
+reachable, and ``vendor``, a token obtainable, for every role; ``topics`` while a role of the
+process needs topics, that they exist); its answer
 is kept for ``READINESS_CACHE_S`` and concurrent probes share one run, so a burst of
 ``/readyz`` calls costs the broker and the vendor one round each. Only this port serves
 ``/readyz`` and ``/metrics`` (the webhooks API port serves the API and ``/healthz``); it
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,7 +38,7 @@ class CachedReadiness:
 
     def __init__(
         self,
-        checks: dict[str, ReadinessCheck],
+        checks: Mapping[str, ReadinessCheck],
         *,
         timeout_s: float = 5.0,
         cache_s: float = READINESS_CACHE_S,
@@ -63,7 +64,7 @@ class CachedReadiness:
 
 
 def build_ops_app(
-    checks: dict[str, ReadinessCheck], *, cache_s: float = READINESS_CACHE_S
+    checks: Mapping[str, ReadinessCheck], *, cache_s: float = READINESS_CACHE_S
 ) -> Starlette:
     """The app: liveness, readiness (every check must pass within 5 s; the answer is reused
     for ``cache_s``) and Prometheus metrics."""
@@ -91,7 +92,7 @@ def build_ops_app(
 
 
 async def serve_ops(
-    host: str, port: int, checks: dict[str, ReadinessCheck], stop: asyncio.Event
+    host: str, port: int, checks: Mapping[str, ReadinessCheck], stop: asyncio.Event
 ) -> None:
     """Serve until ``stop`` is set."""
     server = uvicorn.Server(

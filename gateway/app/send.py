@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -10,10 +11,14 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from gateway.app.kafka import make_consumer, make_producer
+from gateway.app.kafka import make_consumer, make_producer, start_client
+from gateway.app.topics import require_topics
 from gateway.settings import GatewaySettings
 
-__all__ = ["build_envelope", "send_command"]
+__all__ = ["CONNECT_TIMEOUT_S", "build_envelope", "send_command"]
+
+#: How long `gateway send` waits for a broker to answer before it gives up.
+CONNECT_TIMEOUT_S = 15.0
 
 
 def build_envelope(
@@ -44,35 +49,41 @@ async def send_command(
     key: str | None,
     wait_s: float | None,
 ) -> dict[str, Any] | None:
-    """Produce the envelope; with ``wait_s``, return the result event (or None on time-out)."""
+    """Produce the envelope; with ``wait_s``, return the result event (or None on time-out).
+
+    Raises :class:`~gateway.app.kafka.KafkaUnreachableError` when no broker answers and
+    :class:`~gateway.app.topics.MissingTopicsError` when the commands topic (or, to wait, the
+    results topic) does not exist: a producer would wait a minute for a missing topic."""
     kafka = settings.kafka
-    results = None
-    if wait_s:
-        # Position at the end of the results topic *before* sending, so the result cannot slip by.
-        results = make_consumer(kafka, client_id=f"{kafka.client_id}-send")
-        await results.start()
-        partitions = await _partitions(results, kafka.results_topic)
-        results.assign(partitions)
-        await results.seek_to_end(*partitions)
-        for tp in partitions:
-            await results.position(tp)
-    producer = make_producer(kafka, client_id=f"{kafka.client_id}-send")
-    await producer.start()
-    try:
-        record_key = key or envelope["payload"].get("room_id")
-        await producer.send_and_wait(
-            kafka.commands_topic,
-            json.dumps(envelope).encode(),
-            key=str(record_key).encode() if record_key is not None else None,
-        )
-    finally:
-        await producer.stop()
-    if results is None:
-        return None
-    try:
+    needed = [kafka.commands_topic] + ([kafka.results_topic] if wait_s else [])
+    await require_topics(kafka, needed, CONNECT_TIMEOUT_S)
+    async with contextlib.AsyncExitStack() as stack:
+        results = None
+        if wait_s:
+            # Position at the end of the results topic *before* sending, so the result
+            # cannot slip by.
+            results = make_consumer(kafka, client_id=f"{kafka.client_id}-send")
+            await start_client(results, kafka, timeout_s=CONNECT_TIMEOUT_S)
+            stack.push_async_callback(results.stop)
+            partitions = await _partitions(results, kafka.results_topic)
+            results.assign(partitions)
+            await results.seek_to_end(*partitions)
+            for tp in partitions:
+                await results.position(tp)
+        producer = make_producer(kafka, client_id=f"{kafka.client_id}-send")
+        await start_client(producer, kafka, timeout_s=CONNECT_TIMEOUT_S)
+        try:
+            record_key = key or envelope["payload"].get("room_id")
+            await producer.send_and_wait(
+                kafka.commands_topic,
+                json.dumps(envelope).encode(),
+                key=str(record_key).encode() if record_key is not None else None,
+            )
+        finally:
+            await producer.stop()
+        if results is None:
+            return None
         return await _wait_for_result(results, envelope["id"], wait_s or 0)
-    finally:
-        await results.stop()
 
 
 async def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:

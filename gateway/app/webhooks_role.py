@@ -29,6 +29,7 @@ from starlette.middleware import Middleware
 
 from gateway.app.kafka import make_consumer, make_producer
 from gateway.app.redis_client import open_redis
+from gateway.app.topics import NEEDED_TOPICS, ROLE_TOPICS, await_topics, topic_specs
 from gateway.settings import GatewaySettings
 from gateway.webhooks.clientrate import ClientRateLimiter
 from gateway.webhooks.follower import follow_results, position_results
@@ -138,7 +139,17 @@ def _cancelling(task: asyncio.Task[object]) -> Iterator[None]:
 
 
 async def run_webhooks_role(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    """Serve the ingress until ``stop`` is set, then finish open requests within the grace."""
+    """Once the commands and results topics exist, serve the ingress until ``stop`` is set,
+    then finish open requests within the grace. Until they exist ``/readyz`` says so."""
+    specs = topic_specs(settings, ROLE_TOPICS["webhooks"])
+    with NEEDED_TOPICS.needing(spec.name for spec in specs):
+        # Without the results topic the app could not start (its reader needs the
+        # partitions), and the process, its /readyz with it, would end.
+        if await await_topics(settings.kafka, specs, stop, create=False, who="webhooks role"):
+            await _serve(settings, stop)
+
+
+async def _serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     async with webhooks_app(settings) as app:
         server = _server(settings, app)
         serving = asyncio.create_task(server.serve(), name="webhooks-http")

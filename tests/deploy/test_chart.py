@@ -51,6 +51,10 @@ CHART_DEFAULTS = {
     "GATEWAY_WEBHOOKS__FORWARDED_ALLOW_IPS": "callers come through the Ingress controller's pods",
 }
 
+# The release's own Secret (secret.create) and NetworkPolicy, beside the topics Job's hooks.
+RELEASE_SECRET = RELEASE_POLICY = "vg-gateway"
+TOPICS_HOOK = "vg-gateway-topics"
+
 # Values for the render in which every setting is set (where values.yaml has null) and the
 # schema alone cannot suggest one.
 SAMPLES: dict[str, Any] = {
@@ -210,12 +214,14 @@ def test_helm_lint(helm: Path, production: bool) -> None:
 
 
 def test_default_render(render: Render) -> None:
-    """Default values: one Deployment per role, the config, Service, PDBs, NetworkPolicy."""
+    """Default values: one Deployment per role, the config, Service, PDBs, NetworkPolicy, and
+    the topics Job (a hook: test_topics_job_*)."""
     manifests = render()
     kinds = sorted({m["kind"] for m in manifests})
     assert kinds == [
         "ConfigMap",
         "Deployment",
+        "Job",
         "NetworkPolicy",
         "PersistentVolumeClaim",
         "PodDisruptionBudget",
@@ -429,7 +435,7 @@ def test_secrets_are_referenced_never_inlined(render: Render) -> None:
     """Secret values appear only in the chart-made Secret; pods use secretKeyRef to it."""
     keys = values()["secret"]["keys"]
     manifests = render(sets={"secret.create": True, "secret.values": dict.fromkeys(keys, SENTINEL)})
-    (secret,) = by_kind(manifests, "Secret").values()
+    secret = by_kind(manifests, "Secret")[RELEASE_SECRET]
     assert set(secret["stringData"]) == set(keys)
     for manifest in manifests:
         if manifest["kind"] != "Secret":
@@ -733,7 +739,7 @@ def test_pdbs_allow_one_disruption(render: Render) -> None:
 def test_network_policy_opens_only_api_and_ops(render: Render, name: str) -> None:
     """Ingress: the API port and the ops port only, each from named sources (never "any":
     a rule without `from` would admit everyone); egress restricted by default."""
-    (policy,) = by_kind(RENDERS[name](render), "NetworkPolicy").values()
+    policy = by_kind(RENDERS[name](render), "NetworkPolicy")[RELEASE_POLICY]
     rules = policy["spec"]["ingress"]
     assert [rule["ports"] for rule in rules] == [
         [{"port": "http", "protocol": "TCP"}],
@@ -754,12 +760,12 @@ def test_network_policy_opens_only_api_and_ops(render: Render, name: str) -> Non
 def test_empty_sources_mean_nobody(render: Render) -> None:
     """apiFrom / opsFrom empty: the port gets no ingress rule at all, so nobody may connect
     (before, an empty list rendered a rule without `from`: everybody)."""
-    (policy,) = by_kind(
+    policy = by_kind(
         render(sets={"networkPolicy.apiFrom": [], "networkPolicy.opsFrom": []}), "NetworkPolicy"
-    ).values()
+    )[RELEASE_POLICY]
     assert policy["spec"]["policyTypes"][0] == "Ingress"
     assert not policy["spec"].get("ingress"), policy["spec"].get("ingress")
-    (policy,) = by_kind(render(sets={"networkPolicy.apiFrom": []}), "NetworkPolicy").values()
+    policy = by_kind(render(sets={"networkPolicy.apiFrom": []}), "NetworkPolicy")[RELEASE_POLICY]
     assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == ["ops"]
 
 
@@ -779,7 +785,7 @@ def test_egress_allows_only_dns_kafka_redis_vendor_and_upload_sources(render: Re
             {"cidr": "198.51.100.0/24", "except": ["198.51.100.1/32"], "ports": [443]}
         ],
     }
-    (policy,) = by_kind(render(sets=sets), "NetworkPolicy").values()
+    policy = by_kind(render(sets=sets), "NetworkPolicy")[RELEASE_POLICY]
     egress = policy["spec"]["egress"]
     assert egress[1:] == [
         {
@@ -852,3 +858,173 @@ def test_image_by_digest(render: Render) -> None:
         assert image == f"registry.example.com/platform/vendor-gateway@{digest}"
     with pytest.raises(RenderError, match="digest"):
         render(sets={"image.digest": "latest"})
+
+
+# ---------------------------------------------------------------------------------------
+# the topics Job: `gateway topics ensure` as a pre-install/pre-upgrade hook
+
+
+def topics_job(manifests: Any) -> dict[str, Any]:
+    """The topics Job of rendered manifests."""
+    job: dict[str, Any] = by_kind(manifests, "Job")[TOPICS_HOOK]
+    return job
+
+
+def job_container(job: dict[str, Any]) -> dict[str, Any]:
+    (only,) = job["spec"]["template"]["spec"]["containers"]
+    assert only["name"] == "topics"
+    return dict(only)
+
+
+def job_env(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> {"value"} or {"valueFrom"} of the Job's container."""
+    container = job_container(job)
+    assert "envFrom" not in container, "the ConfigMap is made after pre-install hooks"
+    return {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in container["env"]}
+
+
+def secret_refs(env: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: source["valueFrom"]["secretKeyRef"]
+        for name, source in env.items()
+        if "secretKeyRef" in source.get("valueFrom", {})
+    }
+
+
+def hook_weight(manifest: dict[str, Any]) -> int:
+    return int(manifest["metadata"]["annotations"]["helm.sh/hook-weight"])
+
+
+def test_topics_job_runs_ensure_before_install_and_upgrade(render: Render) -> None:
+    """The Job runs `gateway topics ensure` as a pre-install and pre-upgrade hook, replaced
+    on the next run and deleted once it succeeded; `topics.alter` adds --alter, and
+    `topics.ensure: false` renders no hook at all."""
+    manifests = render()
+    job = topics_job(manifests)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    assert job_container(job)["args"] == ["topics", "ensure"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] >= 1
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    # The release's ServiceAccount does not exist yet when a pre-install hook runs.
+    assert "serviceAccountName" not in pod
+    hooks = [m for m in manifests if "helm.sh/hook" in m["metadata"].get("annotations", {})]
+    assert {(m["kind"], m["metadata"]["name"]) for m in hooks} == {
+        ("NetworkPolicy", TOPICS_HOOK),
+        ("Job", TOPICS_HOOK),
+    }
+    assert all(hook_weight(m) < hook_weight(job) for m in hooks if m is not job)
+    assert job_container(topics_job(render(sets={"topics.alter": True})))["args"] == [
+        "topics",
+        "ensure",
+        "--alter",
+    ]
+    off = render(sets={"topics.ensure": False})
+    assert TOPICS_HOOK not in {m["metadata"]["name"] for m in off}
+    existing_sa = topics_job(
+        render(sets={"serviceAccount.create": False, "serviceAccount.name": "kafka-admin"})
+    )
+    assert existing_sa["spec"]["template"]["spec"]["serviceAccountName"] == "kafka-admin"
+
+
+@pytest.mark.parametrize("name", list(RENDERS))
+def test_topics_job_reads_the_kafka_settings_of_the_pods(
+    render: Render, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Job's env gives the gateway the same Kafka settings (brokers, security, topic names,
+    partitions, replication) and poller topic names as the commands pods', and mounts the
+    same extra volumes (a CA bundle for config.kafka.ssl_cafile)."""
+    manifests = RENDERS[name](render)
+    job = topics_job(manifests)
+
+    def read(env: dict[str, dict[str, Any]]) -> GatewaySettings:
+        for key in [k for k in os.environ if k.startswith("GATEWAY_")]:
+            monkeypatch.delenv(key)
+        for key, source in env.items():
+            if "value" in source:
+                monkeypatch.setenv(key, source["value"])
+            elif "secretKeyRef" in source["valueFrom"]:
+                monkeypatch.setenv(key, SECRET_SAMPLES.get(key, SECRET_SAMPLE))
+        return GatewaySettings()
+
+    ran = read(job_env(job))
+    pods = read(effective_env(manifests, deployments(manifests)["commands"]))
+    assert ran.kafka == pods.kafka
+    assert (ran.poller.lease_topic, ran.poller.state_topic) == (
+        pods.poller.lease_topic,
+        pods.poller.state_topic,
+    )
+    assert not {
+        k for k in job_env(job) if not k.startswith(("GATEWAY_KAFKA__", "GATEWAY_POLLER__"))
+    }
+    pod = job["spec"]["template"]["spec"]
+    extra = merged_values(name)["extraVolumeMounts"]
+    assert all(mount in job_container(job)["volumeMounts"] for mount in extra)
+    assert all(volume in pod["volumes"] for volume in merged_values(name)["extraVolumes"])
+    commands = container(deployments(manifests)["commands"])
+    assert job_container(job)["image"] == commands["image"]
+
+
+def test_topics_job_takes_kafka_secrets_from_the_secret(render: Render) -> None:
+    """The Kafka secrets reach the Job by secretKeyRef only: from the existing Secret, or, as
+    a chart-made Secret is made after pre-install hooks, from a hook copy of its Kafka keys."""
+    refs = secret_refs(job_env(topics_job(render(PRODUCTION))))
+    assert refs == {
+        "GATEWAY_KAFKA__SASL_PASSWORD": {
+            "name": "vendor-gateway-secrets",
+            "key": "GATEWAY_KAFKA__SASL_PASSWORD",
+            "optional": False,
+        }
+    }
+    keys = values()["secret"]["keys"]
+    manifests = render(sets={"secret.create": True, "secret.values": dict.fromkeys(keys, SENTINEL)})
+    copy = by_kind(manifests, "Secret")[TOPICS_HOOK]
+    job = topics_job(manifests)
+    assert copy["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert hook_weight(copy) < hook_weight(job)
+    kafka_keys = {k for k in keys if k.startswith("GATEWAY_KAFKA__")}
+    assert set(copy["stringData"]) == kafka_keys, "only what the Job needs"
+    refs = secret_refs(job_env(job))
+    assert set(refs) == kafka_keys
+    assert {ref["name"] for ref in refs.values()} == {TOPICS_HOOK}
+    assert SENTINEL not in json.dumps(job)
+
+
+def test_topics_job_pod_is_locked_down_and_reaches_only_dns_and_kafka(render: Render) -> None:
+    """The Job's pod runs like the gateway's (non-root, read-only root, nothing added) and its
+    own NetworkPolicy, made before it, lets it reach DNS and the brokers only; the release's
+    policy selects it too (on upgrades it exists already)."""
+    manifests = render()
+    job = topics_job(manifests)
+    pod = job["spec"]["template"]["spec"]
+    vals = values()
+    assert pod["securityContext"] == vals["podSecurityContext"]
+    assert pod["automountServiceAccountToken"] is False
+    ctx = job_container(job)["securityContext"]
+    assert ctx == vals["securityContext"]
+    assert {m["mountPath"] for m in job_container(job)["volumeMounts"]} == {"/tmp"}  # noqa: S108
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    policies = by_kind(manifests, "NetworkPolicy")
+    own, release = policies[TOPICS_HOOK], policies[RELEASE_POLICY]
+    for policy in (own, release):
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert own["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert own["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert not own["spec"].get("ingress"), "nothing connects to the Job"
+    assert own["spec"]["egress"] == release["spec"]["egress"][:2], "DNS and Kafka, as the pods'"
+    kafka = [{"cidr": "10.20.0.0/24", "ports": [9093]}]
+    egress = by_kind(render(sets={"networkPolicy.egress.kafka": kafka}), "NetworkPolicy")[
+        TOPICS_HOOK
+    ]["spec"]["egress"]
+    assert egress[1:] == [
+        {
+            "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],
+            "ports": [{"port": 9093, "protocol": "TCP"}],
+        }
+    ]
+    assert TOPICS_HOOK not in by_kind(
+        render(sets={"networkPolicy.enabled": False}), "NetworkPolicy"
+    )

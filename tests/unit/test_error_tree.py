@@ -12,7 +12,7 @@ import gateway.errors
 from gateway.errors import GatewayError
 
 _NAME = re.compile(r"\b[A-Z]\w*Error\b")
-_PATH = re.compile(r"\b(\w+/\w+)\.py\b")
+_PATH = re.compile(r"\b(\w+(?:/\w+)+)\.py\b")
 
 # Exceptions still outside GatewayError, each until its module is changed (then drop it here
 # and draw it in gateway/errors.py).

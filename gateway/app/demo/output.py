@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.app.kafka import make_consumer
+from gateway.errors import GatewayError
 from gateway.settings import KafkaSettings
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 Event = dict[str, Any]
 
 
-class DemoError(Exception):
+class DemoError(GatewayError):
     """A step did not happen (in time, or as expected); the message is the one-line reason."""
 
 
