@@ -10,12 +10,12 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateway import __version__, retry
 from gateway.app.accounts import build_limiter
-from gateway.app.kafka import client_options, make_consumer, make_producer
+from gateway.app.kafka import make_consumer, make_producer
 from gateway.app.redis_client import open_redis
+from gateway.app.topics import TopicUse, connected_admin, ensure_topics, topic_specs
 from gateway.app.vendor import build_vendor_client
 from gateway.poller import (
     Cadence,
@@ -27,7 +27,7 @@ from gateway.poller import (
     Poller,
     PollerConfig,
 )
-from gateway.settings import GatewaySettings, KafkaSettings, PollerSettings, VendorSettings
+from gateway.settings import GatewaySettings, VendorSettings
 from gateway.vendor_api import VendorClient
 
 __all__ = ["build_poller_client", "ensure_poller_topics", "run_poller_role"]
@@ -46,36 +46,14 @@ def build_poller_client(
     return build_vendor_client(vendor, limiter, user_agent)
 
 
-async def ensure_poller_topics(kafka: KafkaSettings, poller: PollerSettings) -> None:
-    """Create the lease topic (one partition) and the compacted state topic if missing."""
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        replication = poller.topic_replication_factor
-        if replication < 1:
-            # aiokafka cannot ask for "the broker's default"; three copies where the cluster
-            # has three brokers, else as many as it has.
-            brokers = (await admin.describe_cluster())["brokers"]
-            replication = min(3, max(1, len(brokers)))
-        topics = [
-            NewTopic(poller.lease_topic, 1, replication),
-            NewTopic(
-                poller.state_topic,
-                1,
-                replication,
-                topic_configs={"cleanup.policy": "compact"},
-            ),
-        ]
-        response = await admin.create_topics(topics)
-        for error in response.to_object()["topic_errors"]:
-            # 36 = TOPIC_ALREADY_EXISTS: fine.
-            if error["error_code"] not in (0, 36):
-                raise RuntimeError(
-                    f"could not create topic {error['topic']!r}: error {error['error_code']} "
-                    f"{error['error_message']}"
-                )
-    finally:
-        await admin.close()
+async def ensure_poller_topics(settings: GatewaySettings) -> None:
+    """Create the lease topic (one partition) and the compacted state topic if missing (the
+    same creation as `gateway topics ensure`, with the poller's replication setting)."""
+    specs = topic_specs(settings, (TopicUse.POLLER_LEASE, TopicUse.POLLER_STATE))
+    async with connected_admin(settings.kafka, timeout_s=10.0) as admin:
+        await ensure_topics(
+            admin, specs, replication_factor=settings.poller.topic_replication_factor
+        )
 
 
 def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[KafkaLease, Poller]:
@@ -138,7 +116,7 @@ async def run_poller_role(settings: GatewaySettings, stop: asyncio.Event) -> Non
     if vendor is None:
         raise ValueError(f"poller account {poller.account!r} is not configured")
     if poller.create_topics:
-        await ensure_poller_topics(settings.kafka, poller)
+        await ensure_poller_topics(settings)
     async with AsyncExitStack() as stack:
         redis = open_redis(settings)
         if redis is not None:

@@ -181,6 +181,17 @@ def _from_binary_cloudevent(value: bytes, headers: dict[str, str]) -> dict[str, 
 
 
 def _from_cloudevent(event: Mapping[str, Any]) -> dict[str, Any]:
+    command_id = event.get("id")
+    if isinstance(command_id, str) and command_id and event.get("specversion") != "1.0":
+        # Required by CloudEvents, and the one version read here: an event of another version
+        # (or headers that only look like one) is refused, never guessed at.
+        shallow = {k: v for k, v in event.items() if isinstance(v, str)}
+        raise InvalidEnvelopeError(
+            command_id,
+            "not a CloudEvents 1.0 event",
+            [{"field": "specversion", "reason": 'must be "1.0"'}],
+            shallow,
+        )
     # CloudEvents extension attributes carry the envelope's optional fields.
     out: dict[str, Any] = {
         "id": event.get("id"),

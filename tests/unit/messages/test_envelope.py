@@ -74,3 +74,27 @@ def test_a_deadline_that_is_no_timestamp_is_rejected(deadline: object) -> None:
 def test_rfc3339_deadlines_are_accepted(deadline: str) -> None:
     body = {"id": "c1", "type": "RoomList", "payload": {}, "deadline": deadline}
     assert parse_command(json.dumps(body).encode()).deadline is not None
+
+
+@pytest.mark.parametrize("specversion", [None, b"", b"0.3", b"\xc6=\x0cQ", b"1.0 "], ids=repr)
+def test_binary_cloudevent_of_another_or_no_specversion_is_refused(
+    specversion: bytes | None,
+) -> None:
+    """A known type with a usable payload is not enough: headers that only look like a
+    CloudEvent (the full chaos run's fuzz found one) get a rejected result, never a call."""
+    headers = [("ce_id", b"ce-1"), ("ce_type", b"RoomList")]
+    if specversion is not None:
+        headers.append(("ce_specversion", specversion))
+    with pytest.raises(InvalidEnvelopeError) as caught:
+        parse_command(b'{"topic": "x"}', headers)
+    assert caught.value.command_id == "ce-1"
+    assert caught.value.fields == [{"field": "specversion", "reason": 'must be "1.0"'}]
+
+
+def test_structured_cloudevent_without_specversion_is_refused() -> None:
+    body = b'{"id": "ce-2", "type": "RoomList", "data": {}}'
+    with pytest.raises(InvalidEnvelopeError):
+        parse_command(body, [("content-type", b"application/cloudevents+json")])
+    assert parse_command(body.replace(b'{"id', b'{"specversion": "1.0", "id'), []).type == (
+        "RoomList"
+    )
