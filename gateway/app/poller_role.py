@@ -15,7 +15,15 @@ from gateway import __version__, retry
 from gateway.app.accounts import build_limiter
 from gateway.app.kafka import make_consumer, make_producer
 from gateway.app.redis_client import open_redis
-from gateway.app.topics import TopicUse, connected_admin, ensure_topics, topic_specs
+from gateway.app.topics import (
+    NEEDED_TOPICS,
+    ROLE_TOPICS,
+    TopicUse,
+    await_topics,
+    connected_admin,
+    ensure_topics,
+    topic_specs,
+)
 from gateway.app.vendor import build_vendor_client
 from gateway.poller import (
     Cadence,
@@ -117,6 +125,18 @@ async def run_poller_role(settings: GatewaySettings, stop: asyncio.Event) -> Non
         raise ValueError(f"poller account {poller.account!r} is not configured")
     if poller.create_topics:
         await ensure_poller_topics(settings)
+    specs = topic_specs(settings, ROLE_TOPICS["poller"])
+    with NEEDED_TOPICS.needing(spec.name for spec in specs):
+        # The events topic is the contract's (`gateway topics ensure`, or the commands role's
+        # GATEWAY_KAFKA__CREATE_TOPICS): wait for it loudly, as the other roles wait for theirs.
+        if await await_topics(
+            settings.kafka, specs, stop, create=settings.kafka.create_topics, who="poller role"
+        ):
+            await _poll(settings, vendor, stop)
+
+
+async def _poll(settings: GatewaySettings, vendor: VendorSettings, stop: asyncio.Event) -> None:
+    poller = settings.poller
     async with AsyncExitStack() as stack:
         redis = open_redis(settings)
         if redis is not None:

@@ -481,7 +481,7 @@ async def await_topics(
     is seen within seconds (a consumer started on a missing topic would notice it only at
     its next metadata refresh, minutes later)."""
     names = [spec.name for spec in specs]
-    hint = " (or set GATEWAY_KAFKA__CREATE_TOPICS=true)" if who == "commands role" else ""
+    hint = " (or set GATEWAY_KAFKA__CREATE_TOPICS=true)" if who != "webhooks role" else ""
     async with connected_admin(kafka, timeout_s) as admin:
         waited = False
         next_warning = 0.0

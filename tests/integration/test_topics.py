@@ -29,6 +29,7 @@ from gateway.app.readiness import TOPICS_CHECK, Readiness
 from gateway.app.send import build_envelope, send_command
 from gateway.app.topics import (
     ROLE_TOPICS,
+    TopicUse,
     cluster_topics,
     connected_admin,
     ensure_gateway_topics,
@@ -367,3 +368,38 @@ async def test_commands_role_creates_its_topics_when_told(
         assert {state[name].configs["cleanup.policy"] for name in mine} == {"delete"}
         created_others = {n for n in others if state[n].exists} - set(others_before)
         assert not created_others, "only its own topics"
+
+
+async def test_poller_role_waits_for_the_events_topic_and_emits_once_it_exists(
+    kafka_bootstrap: str, simulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The poller makes its own lease and state topics; the contract's events topic it waits
+    for, loudly, and its first cycle's events are on Kafka within seconds of its creation
+    (read back with `gateway events`' reader)."""
+    from gateway.app.events_tail import tail_events
+    from gateway.app.poller_role import run_poller_role
+    from tests.integration.poller_support import PollerTopics, poller_settings
+
+    caplog.set_level(logging.WARNING, logger="gateway.app")
+    topics = PollerTopics("topics-poller")  # the events topic not created
+    settings = poller_settings(kafka_bootstrap, simulator_url, topics)
+    events = topic_specs(settings, [TopicUse.EVENTS])
+    async with (
+        deleted_afterwards(kafka_bootstrap, [topics.events, topics.state, topics.lease]),
+        running_role(run_poller_role, settings) as role,
+    ):
+        warning = await _logged(caplog, "poller role waits for Kafka topics")
+        assert topics.events in warning
+        assert await existing(kafka_bootstrap, [topics.events]) == set()
+        answer = await _readyz(settings)
+        assert answer.status_code == 503
+        assert answer.json()["checks"][TOPICS_CHECK] == "failed: MissingTopicsError"
+        async with connected_admin(settings.kafka, 10) as admin:
+            await ensure_topics(admin, events, replication_factor=1)
+        lines: list[str] = []
+        printed = await tail_events(
+            settings, since_s=60, max_events=1, wait_s=PICKUP_BOUND_S, emit=lines.append
+        )
+        assert not role.done()
+        assert printed == 1, "no event within 10 s of the events topic's creation"
+        assert json.loads(lines[0])["type"].startswith("avd.")
