@@ -14,7 +14,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from gateway.app.kafka import make_consumer, make_producer
+from gateway.app.kafka import make_consumer, make_producer, offsets_at, topic_partitions
 from gateway.messages.headers import DLQ_VALUE_OMITTED
 from gateway.settings import GatewaySettings
 
@@ -34,25 +34,10 @@ class ReplayReport:
 async def _range(
     consumer: AIOKafkaConsumer, topic: str, since: datetime, until: datetime | None
 ) -> dict[TopicPartition, tuple[int, int]]:
-    partitions = [
-        TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
-    ]
-    ends = await consumer.end_offsets(partitions)
-    starts = await consumer.offsets_for_times(
-        {tp: int(since.timestamp() * 1000) for tp in partitions}
-    )
-    stops = (
-        await consumer.offsets_for_times({tp: int(until.timestamp() * 1000) for tp in partitions})
-        if until
-        else {}
-    )
-    ranges = {}
-    for tp in partitions:
-        start = starts[tp].offset if starts.get(tp) else ends[tp]
-        stop = stops[tp].offset if stops.get(tp) else ends[tp]
-        if start < stop:
-            ranges[tp] = (start, stop)
-    return ranges
+    partitions = await topic_partitions(consumer, topic)
+    starts = await offsets_at(consumer, partitions, int(since.timestamp() * 1000))
+    stops = await offsets_at(consumer, partitions, int(until.timestamp() * 1000) if until else None)
+    return {tp: (starts[tp], stops[tp]) for tp in partitions if starts[tp] < stops[tp]}
 
 
 async def replay_dead_letters(
@@ -72,7 +57,6 @@ async def replay_dead_letters(
         await producer.start()
     report = ReplayReport(reasons={})
     try:
-        await consumer._client.force_metadata_update()
         ranges = await _range(consumer, kafka.dlq_topic, since, until)
         consumer.assign(list(ranges))
         for tp, (start, _) in ranges.items():

@@ -12,9 +12,7 @@ import json
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from gateway.app.kafka import make_consumer, start_client
+from gateway.app.kafka import make_consumer, offsets_at, start_client, topic_partitions
 from gateway.app.topics import MissingTopicsError
 from gateway.settings import GatewaySettings
 
@@ -36,12 +34,15 @@ async def tail_events(
     consumer = make_consumer(settings.kafka, client_id=f"{settings.kafka.client_id}-events")
     await start_client(consumer, settings.kafka, timeout_s=10.0)
     try:
-        partitions = consumer.partitions_for_topic(topic) or await _refreshed(consumer, topic)
-        if not partitions:
+        assigned = await topic_partitions(consumer, topic)
+        if not assigned:
             raise MissingTopicsError([topic])
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
-        await _seek(consumer, assigned, since_s)
+        at_ms = None if since_s is None else int((time.time() - since_s) * 1000)
+        # Sought to explicitly: a seek to "the end" that aiokafka resolves later, at the
+        # first fetch, would skip what was written in between.
+        for tp, offset in (await offsets_at(consumer, assigned, at_ms)).items():
+            consumer.seek(tp, offset)
         printed = 0
         quiet_until = time.monotonic() + wait_s
         while max_events is None or printed < max_events:
@@ -62,28 +63,6 @@ async def tail_events(
         return printed
     finally:
         await consumer.stop()
-
-
-async def _refreshed(consumer: AIOKafkaConsumer, topic: str) -> set[int] | None:
-    # A consumer that subscribed to nothing knows no topic yet: ask the broker once.
-    client = consumer._client  # aiokafka has no public call for it
-    await client.force_metadata_update()
-    return client.cluster.partitions_for_topic(topic)  # type: ignore[no-any-return]
-
-
-async def _seek(
-    consumer: AIOKafkaConsumer, assigned: list[TopicPartition], since_s: float | None
-) -> None:
-    # The end offsets are read first and sought to explicitly: a seek to "the end" resolved
-    # later (aiokafka resolves it at the first fetch) skips what was written in between.
-    ends = await consumer.end_offsets(assigned)
-    start = dict(ends)
-    if since_s is not None:
-        at_ms = int((time.time() - since_s) * 1000)
-        found = await consumer.offsets_for_times({tp: at_ms for tp in assigned})
-        start.update({tp: hit.offset for tp, hit in found.items() if hit is not None})
-    for tp, offset in start.items():
-        consumer.seek(tp, offset)
 
 
 def _matching(value: bytes | None, types: frozenset[str]) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
@@ -19,7 +20,9 @@ __all__ = [
     "make_admin",
     "make_consumer",
     "make_producer",
+    "offsets_at",
     "start_client",
+    "topic_partitions",
 ]
 
 
@@ -103,3 +106,34 @@ async def start_client(client: Client, settings: KafkaSettings, *, timeout_s: fl
             else "no connection"
         )
         raise KafkaUnreachableError(settings.bootstrap_servers, reason) from exc
+
+
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topic: str, *, within_s: float = 0.0
+) -> list[TopicPartition]:
+    """Every partition of ``topic``, sorted; [] if the broker has no such topic (asked again
+    every 0.1 s for ``within_s``). A consumer without a subscription knows no topic until
+    its metadata is refreshed, which aiokafka offers no public call for."""
+    deadline = time.monotonic() + within_s
+    while True:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await consumer._client.force_metadata_update()
+        found = consumer.partitions_for_topic(topic)
+        if found or time.monotonic() >= deadline:
+            return [TopicPartition(topic, p) for p in sorted(found or ())]
+        await asyncio.sleep(0.1)
+
+
+async def offsets_at(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], at_ms: int | None
+) -> dict[TopicPartition, int]:
+    """Per partition, the first offset written at or after ``at_ms`` (Unix ms), else (and for
+    None) its end. The ends are read first: a record written between the two questions is
+    then at or after the offset given, never skipped."""
+    ends = await consumer.end_offsets(partitions)
+    if at_ms is None:
+        return dict(ends)
+    found = await consumer.offsets_for_times({tp: at_ms for tp in partitions})
+    return {tp: hit.offset if (hit := found.get(tp)) else ends[tp] for tp in partitions}

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
 import uuid
 from typing import Any
 
-from aiokafka import TopicPartition
-
-from gateway.app.kafka import make_consumer, make_producer, start_client
+from gateway.app.kafka import make_consumer, make_producer, start_client, topic_partitions
 from gateway.app.topics import require_topics
 from gateway.settings import GatewaySettings
 
@@ -65,7 +62,10 @@ async def send_command(
             results = make_consumer(kafka, client_id=f"{kafka.client_id}-send")
             await start_client(results, kafka, timeout_s=CONNECT_TIMEOUT_S)
             stack.push_async_callback(results.stop)
-            partitions = await _partitions(results, kafka.results_topic)
+            partitions = await topic_partitions(results, kafka.results_topic, within_s=5.0)
+            if not partitions:
+                topic = kafka.results_topic
+                raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
             results.assign(partitions)
             await results.seek_to_end(*partitions)
             for tp in partitions:
@@ -84,16 +84,6 @@ async def send_command(
         if results is None:
             return None
         return await _wait_for_result(results, envelope["id"], wait_s or 0)
-
-
-async def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:
-    for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
 
 
 async def _wait_for_result(consumer: Any, command_id: str, wait_s: float) -> dict[str, Any] | None:

@@ -58,7 +58,7 @@ async def _run(timeline: Timeline, vendor_url: str | None, bootstrap: str) -> No
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-demo-")))
         settings = demo_settings(run, bootstrap, vendor_url, room_id, secret, workdir)
         kafka, webhooks_url = settings.kafka, f"http://127.0.0.1:{settings.webhooks.port}"
-        await create_topics(kafka)
+        await create_topics(settings)
         timeline.line("demo", f"simulator {vendor_url}, Kafka {bootstrap}, topics demo-{run}.*")
         timeline.line(
             "demo",

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from gateway.app.accounts import share_limiters
 from gateway.app.commands_role import run_commands_role
 from gateway.app.demo.output import DemoError
 from gateway.app.embedded_simulator import free_port, simulator_vendor
-from gateway.app.kafka import client_options, make_consumer
+from gateway.app.kafka import KafkaUnreachableError, make_consumer
 from gateway.app.poller_role import run_poller_role
+from gateway.app.topics import TopicUse, connected_admin, ensure_topics, topic_specs
 from gateway.app.webhooks_role import run_webhooks_role
 from gateway.settings import (
     GatewaySettings,
@@ -71,6 +71,9 @@ def demo_settings(
             events_topic=f"{base}.events",
             dlq_topic=f"{base}.dlq",
             consumer_group=base,
+            topic_partitions=_PARTITIONS,
+            dlq_partitions=_PARTITIONS,
+            topic_replication_factor=1,
         ),
         vendor=simulator_vendor(vendor_url),
         idempotency=IdempotencySettings(sqlite_path=str(workdir / "idempotency.sqlite3")),
@@ -93,30 +96,29 @@ def demo_settings(
     )
 
 
-async def create_topics(kafka: KafkaSettings, within: float = 20.0) -> None:
+async def create_topics(settings: GatewaySettings, within: float = 20.0) -> None:
     """The commands, results, events and DLQ topics (the poller makes its lease and state),
     once each partition's leader answers; :class:`DemoError` if Kafka does not."""
     try:
-        await _create_topics(kafka, within)
-    except (KafkaError, TimeoutError) as exc:
+        await _create_topics(settings, within)
+    except (KafkaError, KafkaUnreachableError, TimeoutError) as exc:
         raise DemoError(
-            f"no Kafka at {kafka.bootstrap_servers} ({type(exc).__name__}):"
+            f"no Kafka at {settings.kafka.bootstrap_servers} ({type(exc).__name__}):"
             " run `make services` first"
         ) from None
 
 
-async def _create_topics(kafka: KafkaSettings, within: float) -> None:
-    names = [kafka.commands_topic, kafka.results_topic, kafka.events_topic, kafka.dlq_topic]
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, _PARTITIONS, 1) for name in names])
-    finally:
-        await admin.close()
+async def _create_topics(settings: GatewaySettings, within: float) -> None:
+    kafka = settings.kafka
+    specs = topic_specs(
+        settings, (TopicUse.COMMANDS, TopicUse.RESULTS, TopicUse.EVENTS, TopicUse.DLQ)
+    )
+    async with connected_admin(kafka, within) as admin:  # as `gateway topics ensure` does
+        await ensure_topics(admin, specs, replication_factor=kafka.topic_replication_factor)
     probe = make_consumer(kafka, client_id="demo-topics", group_id=None)
     await probe.start()
     try:
-        partitions = [TopicPartition(n, p) for n in names for p in range(_PARTITIONS)]
+        partitions = [TopicPartition(s.name, p) for s in specs for p in range(s.partitions)]
         # ListOffsets is retried until each leader serves it, quietly (a consumer's first
         # offset reset during that gap is logged as an error).
         await asyncio.wait_for(probe.end_offsets(partitions), within)
