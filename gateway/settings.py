@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -114,6 +117,22 @@ class RateLimitSettings(_Frozen):
     )
 
 
+class PollerCadenceSettings(_Frozen):
+    """One account's poller cadence, where it differs from the poller's (``GATEWAY_POLLER__*``)."""
+
+    participants_interval_s: float | None = Field(
+        None,
+        gt=0,
+        description="this account's room list and participants interval; unset: the poller's",
+    )
+    statistics_interval_s: float | None = Field(
+        None, gt=0, description="this account's statistics interval; unset: the poller's"
+    )
+    media_servers_interval_s: float | None = Field(
+        None, gt=0, description="this account's media-server interval; unset: the poller's"
+    )
+
+
 class VendorSettings(_Frozen):
     """The vendor account the gateway calls. The keys have no defaults: ``gateway run`` refuses
     to start without them (the simulator, the demo and the tests pass the simulator's)."""
@@ -140,6 +159,7 @@ class VendorSettings(_Frozen):
     max_connections: int = Field(100, description="HTTP connection pool size")
     keepalive_s: float = Field(15.0, description="how long an idle connection is kept open")
     rate_limit: RateLimitSettings = RateLimitSettings()
+    poller: PollerCadenceSettings = PollerCadenceSettings()
 
 
 class RetrySettings(_Frozen):
@@ -485,7 +505,11 @@ class OpsSettings(_Frozen):
 class PollerSettings(_Frozen):
     """The poller role: cadence, which rooms, leadership, the durable snapshot, event attributes."""
 
-    account: str = Field("default", description="vendor account the poller reads")
+    accounts: list[str] = Field(
+        [],
+        description='vendor accounts the poller reads (JSON list, e.g. ["default","eu"]);'
+        " empty: every configured account",
+    )
     participants_interval_s: float = Field(
         5.0, gt=0, description="seconds between reads of the room list and participants"
     )
@@ -512,6 +536,11 @@ class PollerSettings(_Frozen):
     )
     statistics_window_s: float = Field(
         86400.0, gt=0, description="room statistics count the last this many seconds"
+    )
+    final_statistics_grace_s: float = Field(
+        600.0,
+        gt=0,
+        description="a closed room's final statistics are given up after this long unreadable",
     )
     failover_s: float = Field(
         30.0, ge=2, description="a replica takes over within this long after the active poller dies"
@@ -575,6 +604,21 @@ class GatewaySettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="json lines, console lines, or auto (console in a terminal)"
     )
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_names(cls, value: dict[str, VendorSettings]) -> dict[str, VendorSettings]:
+        # Names go into Redis keys, poller state keys and event attributes.
+        for name in value:
+            if name == "default" or not _ACCOUNT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"account name {name!r}: letters, digits, '_', '-' or '.', and not 'default'"
+                )
+        return value
+
+    def account_names(self) -> list[str]:
+        """Every configured account: "default" first, then the others by name."""
+        return ["default", *sorted(self.accounts)]
 
     def account(self, name: str) -> VendorSettings | None:
         """The settings of vendor account ``name`` ("default" is ``vendor``)."""

@@ -1,4 +1,5 @@
-"""Wiring of the poller role: vendor client, lease, snapshot store, producer; run until stopped."""
+"""Wiring of the poller role: per account a vendor client and observer; the lease, the snapshot
+store and the producer; run until stopped."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from gateway.app.topics import (
 )
 from gateway.app.vendor import build_vendor_client
 from gateway.poller import (
+    AccountPolling,
     Cadence,
     KafkaLease,
     KafkaStateStore,
@@ -35,10 +37,16 @@ from gateway.poller import (
     Poller,
     PollerConfig,
 )
-from gateway.settings import GatewaySettings, VendorSettings
+from gateway.settings import GatewaySettings, PollerSettings, VendorSettings
 from gateway.vendor_api import VendorClient
 
-__all__ = ["build_poller_client", "ensure_poller_topics", "run_poller_role"]
+__all__ = [
+    "account_polling",
+    "build_poller_client",
+    "ensure_poller_topics",
+    "poller_accounts",
+    "run_poller_role",
+]
 
 log = logging.getLogger("gateway.app")
 
@@ -64,7 +72,64 @@ async def ensure_poller_topics(settings: GatewaySettings) -> None:
         )
 
 
-def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[KafkaLease, Poller]:
+def poller_accounts(settings: GatewaySettings) -> dict[str, VendorSettings]:
+    """The accounts the poller reads: ``GATEWAY_POLLER__ACCOUNTS``, or every configured one."""
+    names = settings.poller.accounts or settings.account_names()
+    accounts = {}
+    for name in names:
+        vendor = settings.account(name)
+        if vendor is None:
+            raise ValueError(
+                f"poller account {name!r} is not configured"
+                f" (configured: {', '.join(settings.account_names())})"
+            )
+        accounts[name] = vendor
+    return accounts
+
+
+def _cadences(poller: PollerSettings, vendor: VendorSettings) -> dict[Kind, Cadence]:
+    own = vendor.poller
+    return {
+        Kind.PARTICIPANTS: Cadence(
+            own.participants_interval_s or poller.participants_interval_s, poller.jitter
+        ),
+        Kind.STATISTICS: Cadence(
+            own.statistics_interval_s or poller.statistics_interval_s, poller.jitter
+        ),
+        Kind.MEDIA_SERVERS: Cadence(
+            own.media_servers_interval_s or poller.media_servers_interval_s, poller.jitter
+        ),
+    }
+
+
+def account_polling(
+    settings: GatewaySettings, vendor: VendorSettings, client: VendorClient
+) -> AccountPolling:
+    """One account's observer (its client, so its lane of its rate limit) and cadences."""
+    poller = settings.poller
+    cadences = _cadences(poller, vendor)
+    return AccountPolling(
+        Observer(
+            client,
+            retry.vendor_calls(settings.retry),
+            ObserverConfig(
+                watch=frozenset(poller.rooms) if poller.rooms else None,
+                max_rooms=poller.max_rooms_per_cycle,
+                concurrency=poller.concurrency,
+                cycle_timeout_s=poller.cycle_timeout_s,
+                statistics_window_s=poller.statistics_window_s,
+                # Per-room reads must not hold up the next room list (joins, leaves, closes).
+                reads_window_s=cadences[Kind.PARTICIPANTS].interval_s,
+                final_statistics_grace_s=poller.final_statistics_grace_s,
+            ),
+        ),
+        cadences,
+    )
+
+
+def _poller_parts(
+    settings: GatewaySettings, accounts: dict[str, AccountPolling]
+) -> tuple[KafkaLease, Poller]:
     kafka, poller = settings.kafka, settings.poller
     client_id = f"{kafka.client_id}-{settings.instance_id}-poller"
     consumer = functools.partial(make_consumer, kafka, client_id=client_id)
@@ -100,17 +165,7 @@ def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[Kafk
             fenced_backoff_s=poller.failover_s / 2,
         ),
         lease,
-        Observer(
-            client,
-            retry.vendor_calls(settings.retry),
-            ObserverConfig(
-                watch=frozenset(poller.rooms) if poller.rooms else None,
-                max_rooms=poller.max_rooms_per_cycle,
-                concurrency=poller.concurrency,
-                cycle_timeout_s=poller.cycle_timeout_s,
-                statistics_window_s=poller.statistics_window_s,
-            ),
-        ),
+        accounts,
         KafkaStateStore(poller.state_topic, consumer, load_timeout_s=poller.state_load_timeout_s),
         producer,
     )
@@ -119,11 +174,8 @@ def _poller_parts(settings: GatewaySettings, client: VendorClient) -> tuple[Kafk
 
 async def run_poller_role(settings: GatewaySettings, stop: asyncio.Event) -> None:
     """Take part in the poller lease until ``stop``; poll while this replica holds it."""
-    poller = settings.poller
-    vendor = settings.account(poller.account)
-    if vendor is None:
-        raise ValueError(f"poller account {poller.account!r} is not configured")
-    if poller.create_topics:
+    accounts = poller_accounts(settings)
+    if settings.poller.create_topics:
         await ensure_poller_topics(settings)
     specs = topic_specs(settings, ROLE_TOPICS["poller"])
     with NEEDED_TOPICS.needing(spec.name for spec in specs):
@@ -132,23 +184,30 @@ async def run_poller_role(settings: GatewaySettings, stop: asyncio.Event) -> Non
         if await await_topics(
             settings.kafka, specs, stop, create=settings.kafka.create_topics, who="poller role"
         ):
-            await _poll(settings, vendor, stop)
+            await _poll(settings, accounts, stop)
 
 
-async def _poll(settings: GatewaySettings, vendor: VendorSettings, stop: asyncio.Event) -> None:
-    poller = settings.poller
+async def _poll(
+    settings: GatewaySettings, vendors: dict[str, VendorSettings], stop: asyncio.Event
+) -> None:
     async with AsyncExitStack() as stack:
         redis = open_redis(settings)
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-        limiter = build_limiter(poller.account, vendor.rate_limit, redis)
-        client = build_poller_client(settings, vendor, limiter)
-        stack.push_async_callback(client.aclose)
-        lease, engine = _poller_parts(settings, client)
+        accounts = {}
+        for name, vendor in vendors.items():
+            # Each account its own limiter (its own budget, the poller's lane of it) and client.
+            limiter = build_limiter(name, vendor.rate_limit, redis)
+            client = build_poller_client(settings, vendor, limiter)
+            stack.push_async_callback(client.aclose)
+            accounts[name] = account_polling(settings, vendor, client)
+        lease, engine = _poller_parts(settings, accounts)
         leave = asyncio.Event()
         lease_task = asyncio.create_task(lease.run(leave), name="poller-lease")
         engine_task = asyncio.create_task(engine.run(stop), name="poller-loop")
-        log.info("poller role started as %s", settings.instance_id)
+        log.info(
+            "poller role started as %s for accounts %s", settings.instance_id, ", ".join(vendors)
+        )
         stopped = asyncio.create_task(stop.wait(), name="poller-stop")
         try:
             # The loop ends on stop; the lease task only ends early when it fails.

@@ -13,10 +13,15 @@ state found by the first cycle after a fresh start, not a change) and ``sequence
 number of this event among all events of its room or media server: it only grows, so a
 consumer can order and spot gaps).
 
-The id is deterministic: a UUIDv5 of the name, the subject, the sequence and a digest of
-``before``/``after``. The same change observed from the same durable state gets the same id
-on any replica, so a duplicate after a failover can be dropped downstream; two different
-changes never share one.
+``data.account`` and the ``account`` extension attribute name the vendor account the change
+was read from (one poller watches every configured account; room ids are the vendor's, so two
+accounts may have the same one).
+
+The id is deterministic: a UUIDv5 of the account, the room's opening (when the poller saw it
+open), the name, the subject, the sequence and a digest of ``before``/``after``. The same
+change observed from the same durable state gets the same id on any replica, so a duplicate
+after a failover can be dropped downstream; two different changes never share one, also when
+a room opens again (its sequence then starts at 1 again).
 """
 
 from __future__ import annotations
@@ -98,6 +103,11 @@ class ParticipantInfo(_Model):
     user_data: str = ""
     audios: list[StreamInfo] = []
     videos: list[StreamInfo] = []
+    partial: bool = Field(
+        False,
+        description="only id and name are known (from the room list); a participant.changed"
+        " with the details follows",
+    )
 
 
 class RoomInfo(_Model):
@@ -136,11 +146,15 @@ class MediaServerCount(_Model):
 
 
 class _ChangeData(_Model):
+    account: str = Field(description='the vendor account ("default" or a configured name)')
     observed_at: str = Field(description="when the poller observed it (RFC 3339, UTC)")
     initial: bool = Field(
         False, description="state found by the first cycle after a fresh start, not a change"
     )
-    sequence: int = Field(description="number of this event among its room's (server's) events")
+    sequence: int = Field(
+        description="number of this event among its room's events since the room opened"
+        " (room.opened is 1), or among its media server's events"
+    )
 
 
 class RoomOpenedData(_ChangeData):
@@ -192,11 +206,15 @@ class ParticipantChangedData(_ChangeData):
 
 class RoomStatisticsChangedData(_ChangeData):
     """``room.statistics.changed``: which counters changed over the window, before and after
-    (``before`` null on the first read of a room)."""
+    (``before`` null on the first read of a room). After a room closed, one more with
+    ``final`` true: its statistics read after the close (emitted even when nothing changed)."""
 
     room_id: str
     changed: list[str]
     window: StatisticsWindow
+    final: bool = Field(
+        False, description="the room closed: its last statistics, read after the close"
+    )
     before: StatisticsCounters | None
     after: StatisticsCounters
 
@@ -217,9 +235,11 @@ def _digest(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def change_id(name: str, subject: str, data: Mapping[str, Any]) -> str:
-    """The event id: entity (subject), change (name, before/after) and observation (sequence)."""
-    return str(uuid.uuid5(CHANGE_NAMESPACE, f"{name}|{subject}|{data['sequence']}|{_digest(data)}"))
+def change_id(name: str, subject: str, data: Mapping[str, Any], opening: str = "") -> str:
+    """The event id: account, entity (subject, the room's opening), change (name,
+    before/after) and observation (sequence)."""
+    seed = f"{data.get('account', 'default')}|{opening}|{name}|{subject}|{data['sequence']}"
+    return str(uuid.uuid5(CHANGE_NAMESPACE, f"{seed}|{_digest(data)}"))
 
 
 def change_event(
@@ -230,17 +250,19 @@ def change_event(
     key: str,
     prefix: str,
     source: str,
+    opening: str = "",
 ) -> dict[str, Any]:
     """The structured CloudEvent for one change; ``data`` is JSON-ready (see the models)."""
     return {
         "specversion": "1.0",
-        "id": change_id(name, subject, data),
+        "id": change_id(name, subject, data, opening),
         "source": source,
         "type": f"{prefix}.{name}",
         "subject": subject,
         "time": data["observed_at"],
         "datacontenttype": "application/json",
         "partitionkey": key,  # the CloudEvents Kafka binding's partitioning extension
+        "account": data.get("account", "default"),  # an extension attribute: filter by it
         "data": dict(data),
     }
 

@@ -7,13 +7,14 @@ topic), `leadership` (the Kafka lease), `loop` (terms and cycles).
 
 from gateway.poller.diff import Change, Diff, Observation, diff
 from gateway.poller.leadership import KafkaLease
-from gateway.poller.loop import Poller, PollerConfig
+from gateway.poller.loop import AccountPolling, Poller, PollerConfig
 from gateway.poller.model import PollerState
 from gateway.poller.observe import Observer, ObserverConfig, RetryRunner
 from gateway.poller.schedule import Cadence, Kind, RoundRobin, Schedule
-from gateway.poller.state_store import KafkaStateStore
+from gateway.poller.state_store import KafkaStateStore, Snapshot
 
 __all__ = [
+    "AccountPolling",
     "Cadence",
     "Change",
     "Diff",
@@ -29,5 +30,6 @@ __all__ = [
     "RetryRunner",
     "RoundRobin",
     "Schedule",
+    "Snapshot",
     "diff",
 ]

@@ -8,9 +8,14 @@ against the snapshot (`gateway.poller.diff`) and publishes the change events and
 snapshot records in one Kafka transaction; only after the commit does the in-memory snapshot
 move on, so a failed publish is retried by the next cycle from the same snapshot.
 
-Cycles run one after another: a slow or failing cycle delays the next, never stacks on it.
-A failing cycle is logged and the loop continues (a poller that stops on one bad cycle
-watches nothing).
+Every vendor account has its own cycles (its own observer, rate-limit lane and schedule), in
+a task of its own: one account's outage or slow vendor never delays another's cycle. They
+share the term's one transactional producer (one active poller, one fencing id), taking
+turns for the few milliseconds a transaction takes.
+
+An account's cycles run one after another: a slow or failing cycle delays the next, never
+stacks on it. A failing cycle is logged and the loop continues (a poller that stops on one
+bad cycle watches nothing).
 """
 
 from __future__ import annotations
@@ -34,13 +39,20 @@ from gateway.poller.diff import Diff, diff
 from gateway.poller.model import PollerState
 from gateway.poller.observe import CycleStats, Observer
 from gateway.poller.schedule import Cadence, Kind, Schedule
-from gateway.poller.state_store import KafkaStateStore, StateLoadError, encode_records
+from gateway.poller.state_store import (
+    DEFAULT_ACCOUNT,
+    KafkaStateStore,
+    Snapshot,
+    StateLoadError,
+    encode_records,
+    encode_state,
+)
 from gateway.telemetry.metrics import POLLER_CYCLE, POLLER_EVENTS
 from gateway.telemetry.tracing import span
 
 T = TypeVar("T")
 
-__all__ = ["Lease", "LeaseLostError", "Poller", "PollerConfig", "PollerStats"]
+__all__ = ["AccountPolling", "Lease", "LeaseLostError", "Poller", "PollerConfig", "PollerStats"]
 
 log = logging.getLogger("gateway.poller")
 
@@ -82,6 +94,15 @@ class PollerConfig:
     fenced_backoff_s: float = 15.0
 
 
+@dataclass(frozen=True, slots=True)
+class AccountPolling:
+    """One vendor account's reads: its observer (its client, so its rate-limit lane) and its
+    cadences (None: the config's)."""
+
+    observer: Observer
+    cadences: Mapping[Kind, Cadence] | None = None
+
+
 @dataclass(slots=True)
 class PollerStats:
     """Counters for logs, tests and the benchmark."""
@@ -90,7 +111,10 @@ class PollerStats:
     cycles: int = 0
     failed_cycles: int = 0
     events: int = 0
+    removed_rooms: int = 0
     last_cycle: CycleStats | None = None
+    snapshot_records: int = 0  # records read by the last term's load
+    snapshot_load_s: float = 0.0  # and how long it took
 
 
 class Poller:
@@ -100,18 +124,24 @@ class Poller:
         self,
         config: PollerConfig,
         lease: Lease,
-        observer: Observer,
+        accounts: Mapping[str, AccountPolling],
         store: KafkaStateStore,
         make_producer: Callable[[], AIOKafkaProducer],
         *,
         rng: random.Random | None = None,
     ) -> None:
+        if not accounts:
+            raise ValueError("the poller needs at least one account")
         self._config = config
         self._lease = lease
-        self._observer = observer
+        self._accounts = dict(accounts)
         self._store = store
         self._make_producer = make_producer
         self._rng = rng or random.Random()  # noqa: S311  (jitter only)
+        # One transaction at a time on the term's producer.
+        self._publishing = asyncio.Lock()
+        # Per account: keys of the previous state format to delete when its state is rewritten.
+        self._rewrite: dict[str, set[bytes]] = {}
         self.stats = PollerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -146,49 +176,106 @@ class Poller:
         try:
             await producer.start()  # InitProducerId: fences the previous leader's producer
             self.stats.terms += 1
+            started = time.perf_counter()
             # Loading can take a while (state_load_timeout_s): a SIGTERM must not wait for it.
-            loaded = await _unless_stopped(self._store.load(), stop)
-            if loaded is None:
+            snapshot = await _unless_stopped(self._store.load(), stop)
+            if snapshot is None:
                 return
-            state = loaded
-            schedule = Schedule(self._config.cadences, self._rng)
-            log.info("poller term %d: polling", self.stats.terms)
-            while not stop.is_set() and self._lease.held:
-                due = schedule.due(time.monotonic())
-                if due:
-                    # Stop now: a cycle only reads, and an open transaction is aborted.
-                    after = await _unless_stopped(self.cycle(producer, state, due), stop)
-                    if after is None:
-                        break
-                    state = after
-                    schedule.done(due, time.monotonic())
-                await self._wait(stop, max(0.0, schedule.next_due() - time.monotonic()))
+            self.stats.snapshot_records = snapshot.records
+            self.stats.snapshot_load_s = time.perf_counter() - started
+            if snapshot.legacy_keys:
+                self._rewrite[DEFAULT_ACCOUNT] = set(snapshot.legacy_keys)
+            log.info(
+                "poller term %d: polling accounts %s", self.stats.terms, ", ".join(self._accounts)
+            )
+            await self._run_accounts(producer, snapshot, stop)
         finally:
             await producer.stop()
 
+    async def _run_accounts(
+        self, producer: AIOKafkaProducer, snapshot: Snapshot, stop: asyncio.Event
+    ) -> None:
+        """Each account's cycles in a task of its own, until the term ends: ``stop``, the lease
+        lost, or an account's task failing (a Kafka error: the term starts over)."""
+        term_over = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                self._account_cycles(name, polling, producer, snapshot.of(name), term_over),
+                name=f"poller-{name}",
+            )
+            for name, polling in self._accounts.items()
+        ]
+
+        async def watch() -> None:
+            while not stop.is_set() and self._lease.held:
+                await self._wait(stop, 1.0)
+
+        watcher = asyncio.create_task(watch(), name="poller-term")
+        try:
+            await asyncio.wait({watcher, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            term_over.set()
+            for task in (watcher, *tasks):
+                task.cancel()
+            results = await asyncio.gather(watcher, *tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+    async def _account_cycles(
+        self,
+        account: str,
+        polling: AccountPolling,
+        producer: AIOKafkaProducer,
+        state: PollerState,
+        term_over: asyncio.Event,
+    ) -> None:
+        schedule = Schedule(polling.cadences or self._config.cadences, self._rng)
+        while not term_over.is_set():
+            due = schedule.due(time.monotonic())
+            if due:
+                state = await self.cycle(producer, state, due, account=account)
+                schedule.done(due, time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    term_over.wait(), max(0.0, schedule.next_due() - time.monotonic())
+                )
+
     async def cycle(
-        self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind]
+        self,
+        producer: AIOKafkaProducer,
+        state: PollerState,
+        due: set[Kind],
+        *,
+        account: str = DEFAULT_ACCOUNT,
     ) -> PollerState:
-        """One cycle (the benchmark calls it directly): read what is ``due``, diff, publish
-        in one transaction of ``producer``; returns the snapshot after it (the same one when
-        the cycle failed)."""
+        """One cycle of ``account`` (the benchmark calls it directly): read what is ``due``,
+        diff, publish in one transaction of ``producer``; returns the snapshot after it (the
+        same one when the cycle failed)."""
         self.stats.cycles += 1
         kinds = ",".join(sorted(k.value for k in due))
         started = time.perf_counter()
-        with span("poller cycle", attributes={"poller.kinds": kinds}):
-            after = await self._cycle(producer, state, due)
+        attributes = {"poller.kinds": kinds, "poller.account": account}
+        with span("poller cycle", attributes=attributes):
+            after = await self._cycle(producer, state, due, account)
         POLLER_CYCLE.labels(kinds).observe(time.perf_counter() - started)
         return after
 
     async def _cycle(
-        self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind]
+        self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind], account: str
     ) -> PollerState:
         try:
-            observation, reads = await self._observer.observe(due, state)
+            observation, reads = await self._accounts[account].observer.observe(due, state)
             self.stats.last_cycle = reads
-            result = diff(state, observation)
-            if result.changes or result.dirty_rooms or result.dirty_servers or result.meta_dirty:
-                await self._publish(producer, result)
+            result = diff(state, observation, account)
+            rewrite = self._rewrite.get(account)
+            if rewrite is not None:
+                records = encode_state(result.state, account, delete=rewrite)
+            else:
+                records = encode_records(result, account)
+            if result.changes or records:
+                await self._publish(producer, result, records)
+            self._rewrite.pop(account, None)
         except KafkaError:
             raise  # the producer may be unusable: end the term, start a fresh one
         except LeaseLostError:
@@ -196,23 +283,32 @@ class Poller:
             return state
         except Exception:
             self.stats.failed_cycles += 1
-            log.exception("poller cycle failed; the next one starts from the same snapshot")
+            log.exception(
+                "poller cycle of account %s failed; the next one starts from the same snapshot",
+                account,
+            )
             return state
         self.stats.events += len(result.changes)
+        self.stats.removed_rooms += len(result.removed_rooms)
         for change in result.changes:
             POLLER_EVENTS.labels(change.name).inc()
         if result.changes or reads.failed:
             log.info(
-                "poller cycle: %d events, %d vendor calls, failed reads %s",
+                "poller cycle of account %s: %d events, %d vendor calls, %d reads deferred,"
+                " failed reads %s",
+                account,
                 len(result.changes),
                 reads.calls,
+                reads.deferred,
                 reads.failed or "none",
             )
         return result.state
 
-    async def _publish(self, producer: AIOKafkaProducer, result: Diff) -> None:
+    async def _publish(
+        self, producer: AIOKafkaProducer, result: Diff, records: list[tuple[bytes, bytes | None]]
+    ) -> None:
         config = self._config
-        async with producer.transaction():
+        async with self._publishing, producer.transaction():
             for change in result.changes:
                 event = change_event(
                     change.name,
@@ -221,6 +317,7 @@ class Poller:
                     key=change.key,
                     prefix=config.type_prefix,
                     source=config.source,
+                    opening=change.opening,
                 )
                 await producer.send(
                     config.events_topic,
@@ -228,7 +325,7 @@ class Poller:
                     key=change.key.encode("utf-8"),
                     headers=[(CONTENT_TYPE, b"application/cloudevents+json; charset=utf-8")],
                 )
-            for key, value in encode_records(result):
+            for key, value in records:
                 await producer.send(self._store.topic, value, key=key)
             if not self._lease.held:
                 raise LeaseLostError  # abort: the next leader starts from the last commit

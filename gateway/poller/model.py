@@ -3,9 +3,14 @@
 Entities are frozen dataclasses, built from the vendor's answers by tolerant parsers (the
 reference types half its numbers as strings), compared with ``==`` by the diff and turned
 into JSON for events and for the durable state. Every room and media server carries a
-*sequence*: the number of change events emitted for it so far. It survives restarts and a
-room's close and reopen (a closed room keeps a small record), so the event ids derived from it
-(`gateway.messages.changes.change_id`) never repeat for two different changes.
+*sequence*: the number of change events emitted for it so far (for a room: since it opened;
+``room.opened`` is 1). A room also carries its *opening*: when the poller saw it open. The
+event ids (`gateway.messages.changes.change_id`) derive from the account, the opening and the
+sequence, so they never repeat for two different changes, also when a room opens again after
+its record was deleted.
+
+A closed room keeps its record only until its final statistics are out (``closed_at`` set):
+then the record is deleted, so the snapshot holds the open rooms and the rooms closing now.
 """
 
 from __future__ import annotations
@@ -116,6 +121,9 @@ class Participant:
     user_data: str = ""
     videos: tuple[Stream, ...] = ()
     audios: tuple[Stream, ...] = ()
+    # Known from the room list only (id and name): the details are read later, and then
+    # reported as a participant.changed.
+    partial: bool = False
 
     # The fields whose change is a participant.changed event, in the order reported.
     FIELDS = ("user_name", "type", "status", "user_data", "audios", "videos")
@@ -131,11 +139,12 @@ class Participant:
             user_data=_str(raw.get("user_data")),
             videos=_streams(raw.get("videos")),
             audios=_streams(raw.get("audios")),
+            partial=bool(raw.get("partial")),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
+        """JSON-ready; ``partial`` only when set."""
+        out: dict[str, Any] = {
             "user_id": self.user_id,
             "user_name": self.user_name,
             "type": self.type,
@@ -144,6 +153,9 @@ class Participant:
             "audios": [s.to_json() for s in self.audios],
             "videos": [s.to_json() for s in self.videos],
         }
+        if self.partial:
+            out["partial"] = True
+        return out
 
     def changed_fields(self, other: Participant) -> list[str]:
         """Names of the fields that differ from ``other``."""
@@ -180,10 +192,13 @@ class Room:
 class RoomState:
     """What the poller last saw of one room.
 
-    ``room`` is None while the room is closed (a closed room keeps its record for the
-    sequence). ``participants`` / ``statistics`` are None until first read since it opened.
+    ``room`` is None once the room closed: the record then waits for the room's final
+    statistics (``closed_at``, Unix seconds, says since when) and is deleted after them.
+    ``participants`` / ``statistics`` are None until first read since it opened.
     ``initial`` marks a room found open by the first room list after a fresh start: its first
-    participants are then reported as ``initial`` too.
+    participants are then reported as ``initial`` too. ``opened_at`` is when the poller saw the
+    room open (its *opening*, part of every event id). ``details_pending``: some participants
+    are known from the room list only (id and name), their details not yet read.
     """
 
     seq: int = 0
@@ -191,6 +206,9 @@ class RoomState:
     initial: bool = False
     participants: Mapping[str, Participant] | None = None
     statistics: Counters | None = None
+    opened_at: str = ""
+    closed_at: float | None = None
+    details_pending: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The durable record."""
@@ -202,6 +220,9 @@ class RoomState:
             if self.participants is None
             else [p.to_json() for p in self.participants.values()],
             "statistics": None if self.statistics is None else dict(self.statistics),
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "details_pending": self.details_pending,
         }
 
     @classmethod
@@ -219,6 +240,9 @@ class RoomState:
             statistics=None
             if statistics is None
             else {name: _int(value) for name, value in statistics.items()},
+            opened_at=_str(raw.get("opened_at")),
+            closed_at=None if raw.get("closed_at") is None else float(raw["closed_at"]),
+            details_pending=bool(raw.get("details_pending")),
         )
 
 
@@ -254,20 +278,29 @@ class PollerState:
         """The rooms the poller believes open."""
         return {room_id: r for room_id, r in self.rooms.items() if r.room is not None}
 
+    def closing_rooms(self) -> dict[str, RoomState]:
+        """The closed rooms whose final statistics are not out yet."""
+        return {room_id: r for room_id, r in self.rooms.items() if r.closed_at is not None}
+
 
 # -- parsing vendor answers -------------------------------------------------------------
 
 
-def rooms_from_vendor(rooms: Any) -> dict[str, tuple[Room, frozenset[str]]]:
-    """``/room/list`` ``rooms`` -> room id -> (room, ids of the users it lists)."""
-    out: dict[str, tuple[Room, frozenset[str]]] = {}
+def rooms_from_vendor(rooms: Any) -> dict[str, tuple[Room, dict[str, str]]]:
+    """``/room/list`` ``rooms`` -> room id -> (room, user id -> user name of the users it
+    lists)."""
+    out: dict[str, tuple[Room, dict[str, str]]] = {}
     for raw in rooms if isinstance(rooms, list) else ():
         if not isinstance(raw, dict) or not raw.get("room_id"):
             continue
         users = raw.get("users")
-        user_ids = frozenset(_str(u.get("user_id")) for u in (users or ()) if isinstance(u, dict))
+        members = {
+            _str(u.get("user_id")): _str(u.get("user_name"))
+            for u in (users if isinstance(users, list) else ())
+            if isinstance(u, dict) and u.get("user_id") is not None
+        }
         room = Room.from_json(raw)
-        out[room.room_id] = (room, user_ids)
+        out[room.room_id] = (room, members)
     return out
 
 

@@ -7,6 +7,16 @@ through the retry policy the app injects (``gateway.retry.vendor_calls``: transi
 only, full jitter, bounded by attempts and by the cycle's deadline). A read that still fails
 is left out of the observation, so the diff keeps that room's (or kind's) last state; the
 failure is logged and counted, never raised.
+
+Membership needs no per-room read: ``/room/list`` carries every open room's users. The
+per-room reads of a cycle go to the rooms that need them most (see `schedule.RoundRobin`) and
+must get a rate-limit slot within ``reads_window_s`` (about one participants interval): the
+reads that would wait longer are deferred to the next cycles (counted, not failures), so a
+large estate never delays the next room list, and with it the next joins and leaves.
+
+A room that left the list (closed) has its statistics read once more, before any other
+per-room read: its final statistics. Until that read succeeds the room stays *closing*; after
+``final_statistics_grace_s`` it is given up (``abandoned``).
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from gateway.poller.model import (
     servers_from_vendor,
 )
 from gateway.poller.schedule import Kind, RoundRobin
-from gateway.ratelimit import Lane, RequestBudget
+from gateway.ratelimit import Lane, RateLimitDeadlineError, RequestBudget
 from gateway.vendor_api import VendorClient
 from gateway.vendor_api.errors import VendorAPIError
 from gateway.vendor_api.generated.endpoints.media_server import (
@@ -79,6 +89,9 @@ class ObserverConfig:
     concurrency: int = 8
     cycle_timeout_s: float = 120.0
     statistics_window_s: float = 86400.0
+    # Per-room reads that cannot start within this long after the room list are deferred.
+    reads_window_s: float | None = None
+    final_statistics_grace_s: float = 600.0
 
 
 @dataclass(slots=True)
@@ -90,6 +103,8 @@ class CycleStats:
     rooms_open: int = 0
     participants_read: int = 0
     statistics_read: int = 0
+    final_statistics_read: int = 0
+    deferred: int = 0  # per-room reads left to later cycles for want of a rate-limit slot
 
 
 def _now_rfc3339(now: float) -> str:
@@ -121,34 +136,69 @@ class Observer:
         now = self._clock()
         stats = CycleStats()
         deadline = now + self._config.cycle_timeout_s
+        window_s = self._config.reads_window_s
+        reads_deadline = deadline if window_s is None else min(deadline, now + window_s)
         rooms: dict[str, Room] | None = None
+        members: dict[str, Mapping[str, str]] = {}
         participants: dict[str, Mapping[str, Participant]] = {}
         statistics: dict[str, Counters] = {}
+        final: dict[str, Counters] = {}
+        abandoned: frozenset[str] = frozenset()
         window: tuple[int, int] | None = None
         servers: dict[str, int] | None = None
         budget = RequestBudget(Lane.POLLER, deadline)
+        reads = RequestBudget(Lane.POLLER, reads_deadline)
         if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
             listed = await self._room_list(stats, budget)
+            end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
+            window = (end - int(self._config.statistics_window_s), end)
             if listed is not None:
                 rooms = {room_id: room for room_id, (room, _) in listed.items()}
+                members = {room_id: users for room_id, (_, users) in listed.items()}
                 stats.rooms_open = len(rooms)
+                closing = sorted(
+                    {r for r in state.open_rooms() if r not in rooms} | state.closing_rooms().keys()
+                )
+                final = await self._read_statistics(closing, window, stats, reads)
+                stats.final_statistics_read = len(final)
+                abandoned = self._abandoned(state, final, now)
                 if Kind.PARTICIPANTS in due:
-                    participants = await self._participants(listed, state, stats, budget)
+                    participants = await self._participants(listed, state, stats, reads)
                 if Kind.STATISTICS in due:
-                    end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
-                    window = (end - int(self._config.statistics_window_s), end)
-                    statistics = await self._statistics(sorted(rooms), state, window, stats, budget)
+                    statistics = await self._statistics(sorted(rooms), state, window, stats, reads)
         if Kind.MEDIA_SERVERS in due:
             servers = await self._servers(stats, budget)
         observation = Observation(
             observed_at=_now_rfc3339(now),
+            observed_ts=now,
             rooms=rooms,
+            members=members,
             participants=participants,
             statistics=statistics,
             statistics_window=window,
+            final_statistics=final,
+            abandoned=abandoned,
             servers=servers,
         )
         return observation, stats
+
+    def _abandoned(
+        self, state: PollerState, final: Mapping[str, Counters], now: float
+    ) -> frozenset[str]:
+        grace = self._config.final_statistics_grace_s
+        given_up = frozenset(
+            room_id
+            for room_id, room in state.closing_rooms().items()
+            if room_id not in final and room.closed_at is not None and now - room.closed_at > grace
+        )
+        if given_up:
+            log.warning(
+                "poller: no final statistics for %d closed rooms after %.0fs; their records"
+                " are deleted without them",
+                len(given_up),
+                grace,
+            )
+        return given_up
 
     async def _call(
         self,
@@ -163,6 +213,9 @@ class Observer:
 
         try:
             return await self._retry.run(counted, budget.deadline)
+        except RateLimitDeadlineError:
+            stats.deferred += 1  # no slot in this cycle's window: a later cycle reads it
+            return None
         except GatewayError as exc:
             stats.failed[what] = stats.failed.get(what, 0) + 1
             log.warning("poller: %s failed: %s", what, exc)
@@ -170,7 +223,7 @@ class Observer:
 
     async def _room_list(
         self, stats: CycleStats, budget: RequestBudget
-    ) -> dict[str, tuple[Room, frozenset[str]]] | None:
+    ) -> dict[str, tuple[Room, dict[str, str]]] | None:
         answer = await self._call(
             "room list",
             lambda: self._client.call(ROOM_LIST, RoomListRequest(), budget),
@@ -198,17 +251,25 @@ class Observer:
 
     async def _participants(
         self,
-        listed: Mapping[str, tuple[Room, frozenset[str]]],
+        listed: Mapping[str, tuple[Room, dict[str, str]]],
         state: PollerState,
         stats: CycleStats,
         budget: RequestBudget,
     ) -> dict[str, Mapping[str, Participant]]:
-        urgent = []
-        for room_id, (_, user_ids) in listed.items():
+        # First the rooms whose users changed (a join or leave to describe in full), then
+        # those whose participants are known from the list only.
+        changed, partial = [], []
+        for room_id, (_, users) in listed.items():
             known = state.rooms.get(room_id)
-            if known is None or known.participants is None or user_ids != known.participants.keys():
-                urgent.append(room_id)
-        chosen = self._participants_rr.pick(sorted(listed), urgent)
+            if (
+                known is None
+                or known.participants is None
+                or users.keys() != known.participants.keys()
+            ):
+                changed.append(room_id)
+            elif known.details_pending:
+                partial.append(room_id)
+        chosen = self._participants_rr.pick(sorted(listed), changed, partial)
 
         async def read(room_id: str) -> dict[str, Participant] | None:
             answer = await self._call(
@@ -246,6 +307,17 @@ class Observer:
     ) -> dict[str, Counters]:
         urgent = [r for r in rooms if r not in state.rooms or state.rooms[r].statistics is None]
         chosen = self._statistics_rr.pick(rooms, urgent)
+        result = await self._read_statistics(chosen, window, stats, budget)
+        stats.statistics_read = len(result)
+        return result
+
+    async def _read_statistics(
+        self,
+        rooms: list[str],
+        window: tuple[int, int],
+        stats: CycleStats,
+        budget: RequestBudget,
+    ) -> dict[str, Counters]:
         start, end = window
 
         async def read(room_id: str) -> dict[str, int] | None:
@@ -258,9 +330,7 @@ class Observer:
             )
             return None if answer is None else counters_from_vendor(answer.model_dump())
 
-        result = await self._gather(chosen, read)
-        stats.statistics_read = len(result)
-        return dict(result)
+        return dict(await self._gather(rooms, read))
 
     async def _servers(self, stats: CycleStats, budget: RequestBudget) -> dict[str, int] | None:
         async def read() -> dict[str, int]:

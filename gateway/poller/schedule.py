@@ -7,7 +7,8 @@ every cycle that reads participants or statistics (they need to know which rooms
 
 Large estates are read round-robin: a cycle reads at most ``max_rooms`` rooms per kind,
 first the rooms that need it most (just opened, or whose user list in ``/room/list``
-differs from the participants last read), then the others in room-id order from where the
+differs from the participants last known, then those with participants known only from the
+list), then the others in room-id order from where the
 previous cycle stopped.
 """
 
@@ -73,10 +74,18 @@ class RoundRobin:
     limit: int
     cursor: str | None = None
 
-    def pick(self, rooms: Sequence[str], urgent: Iterable[str] = ()) -> list[str]:
-        """``rooms`` sorted by id; ``urgent`` rooms (a subset) go first."""
-        chosen = sorted(set(urgent).intersection(rooms))[: self.limit]
-        taken = set(chosen)
+    def pick(self, rooms: Sequence[str], *urgent: Iterable[str]) -> list[str]:
+        """``rooms`` sorted by id; the rooms of each ``urgent`` tier (subsets) go first, tier
+        by tier, then the others from where the previous pick stopped."""
+        chosen: list[str] = []
+        taken: set[str] = set()
+        members = set(rooms)
+        for tier in urgent:
+            for room in sorted(set(tier).intersection(members) - taken):
+                if len(chosen) >= self.limit:
+                    break
+                chosen.append(room)
+                taken.add(room)
         if len(rooms) <= self.limit:
             self.cursor = None
             return chosen + [r for r in rooms if r not in taken]

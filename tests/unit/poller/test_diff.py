@@ -204,18 +204,146 @@ def test_closing_a_room_lets_everyone_leave_first() -> None:
     closed = result.state.rooms["r1"]
     assert closed.room is None
     assert closed.seq == seqs[-1]
+    assert closed.closed_at is not None  # closing: waits for its final statistics
 
 
-def test_reopening_a_room_continues_its_sequence_so_ids_never_repeat() -> None:
-    """Open, close, open again: the second room.opened has a new sequence and a new id."""
+def test_reopening_a_room_starts_a_new_opening_so_ids_never_repeat() -> None:
+    """Open, close (record deleted after the final statistics), open again: the sequence
+    starts at 1 again, and the opening keeps the two room.opened ids apart."""
     first = diff(PollerState(rooms_seen=True), Observation(T0, rooms={"r1": room("r1")}))
-    closed = diff(first.state, Observation(T1, rooms={}))
-    again = diff(closed.state, Observation(T0, rooms={"r1": room("r1")}))
+    closed = diff(
+        first.state,
+        Observation(T1, rooms={}, final_statistics={"r1": counters()}, statistics_window=(0, 1)),
+    )
+    assert "r1" not in closed.state.rooms
+    again = diff(closed.state, Observation(T2, rooms={"r1": room("r1")}))
     a, b = first.changes[0], again.changes[0]
     assert (a.name, b.name) == ("room.opened", "room.opened")
-    assert b.data["sequence"] > a.data["sequence"]
-    # Same observed_at on purpose: the sequence alone keeps the ids apart.
-    assert change_id(a.name, a.subject, a.data) != change_id(b.name, b.subject, b.data)
+    assert (a.data["sequence"], b.data["sequence"]) == (1, 1)
+    assert (a.opening, b.opening) == (T0, T2)
+    assert change_id(a.name, a.subject, a.data, a.opening) != change_id(
+        b.name, b.subject, b.data, b.opening
+    )
+
+
+def test_a_closed_room_gets_final_statistics_then_its_record_is_deleted() -> None:
+    """room.closed, then room.statistics.changed with final true (even unchanged), then the
+    record is removed (a tombstone), in one diff."""
+    state = started()
+    result = diff(
+        state,
+        Observation(
+            T1,
+            observed_ts=1000.0,
+            rooms={},
+            final_statistics={"r1": counters(user_cnt=2, time_total=60)},
+            statistics_window=(0, 200),
+        ),
+    )
+    assert [c.name for c in result.changes][-2:] == ["room.closed", "room.statistics.changed"]
+    final = result.changes[-1]
+    assert final.data["final"] is True
+    assert final.data["changed"] == ["time_total"]
+    assert final.data["after"]["time_total"] == 60
+    assert final.data["sequence"] == result.changes[-2].data["sequence"] + 1
+    assert result.removed_rooms == {"r1"}
+    assert "r1" not in result.dirty_rooms
+    assert "r1" not in result.state.rooms
+
+
+def test_a_closed_room_waits_for_its_final_statistics() -> None:
+    """The final read failed: the room stays closing (its record written), and a later cycle
+    that reads them emits them and deletes it; abandoned rooms are deleted without an event."""
+    closed = diff(started(), Observation(T1, observed_ts=1000.0, rooms={}))
+    closing = closed.state.rooms["r1"]
+    assert (closing.room, closing.closed_at) == (None, 1000.0)
+    assert closed.dirty_rooms == {"r1"}
+    assert closed.removed_rooms == set()
+    assert closed.state.closing_rooms().keys() == {"r1"}
+    later = diff(
+        closed.state,
+        Observation(
+            T2, rooms={}, final_statistics={"r1": counters(user_cnt=2)}, statistics_window=(0, 1)
+        ),
+    )
+    (final,) = later.changes
+    assert (final.name, final.data["final"], final.data["changed"]) == (
+        "room.statistics.changed",
+        True,
+        [],
+    )
+    assert later.removed_rooms == {"r1"}
+    given_up = diff(closed.state, Observation(T2, abandoned=frozenset({"r1"})))
+    assert (given_up.changes, given_up.removed_rooms) == ([], {"r1"})
+
+
+def test_a_closing_room_that_reopens_starts_a_new_opening() -> None:
+    """Reopened before its final statistics could be read: room.opened, sequence 1."""
+    closed = diff(started(), Observation(T1, observed_ts=1000.0, rooms={}))
+    again = diff(closed.state, Observation(T2, rooms={"r1": room("r1")}))
+    (opened,) = again.changes
+    assert (opened.name, opened.data["sequence"], opened.opening) == ("room.opened", 1, T2)
+    assert again.state.rooms["r1"].closed_at is None
+    assert again.dirty_rooms == {"r1"}
+
+
+def test_membership_comes_from_the_room_list() -> None:
+    """Users the list adds or drops are joined / left without a participants read; the new
+    ones partial (id and name); their details, read later, are a participant.changed."""
+    state = started()
+    listed = diff(
+        state,
+        Observation(
+            T1, rooms={"r1": room("r1")}, members={"r1": {"alice": "ALICE", "carol": "Carol"}}
+        ),
+    )
+    assert names(listed.changes) == [
+        ("participant.left", "rooms/r1/participants/bob"),
+        ("participant.joined", "rooms/r1/participants/carol"),
+    ]
+    assert listed.changes[1].data["after"] == {
+        "user_id": "carol",
+        "user_name": "Carol",
+        "type": "",
+        "status": 0,
+        "user_data": "",
+        "audios": [],
+        "videos": [],
+        "partial": True,
+    }
+    assert listed.state.rooms["r1"].details_pending
+    # The same list again: nothing to say.
+    same = diff(
+        listed.state,
+        Observation(
+            T2, rooms={"r1": room("r1")}, members={"r1": {"alice": "ALICE", "carol": "Carol"}}
+        ),
+    )
+    assert same.changes == []
+    detailed = diff(
+        listed.state,
+        Observation(
+            T2,
+            rooms={"r1": room("r1")},
+            members={"r1": {"alice": "ALICE", "carol": "Carol"}},
+            participants={"r1": {"alice": person("alice"), "carol": person("carol")}},
+        ),
+    )
+    (change,) = detailed.changes
+    assert change.name == "participant.changed"
+    assert change.data["before"]["partial"] is True
+    assert "partial" not in change.data["after"]
+    assert not detailed.state.rooms["r1"].details_pending
+
+
+def test_events_carry_the_account() -> None:
+    """Every event's data names the account; the same change in two accounts has two ids."""
+    observation = Observation(T0, rooms={"r1": room("r1")}, servers={"box1": 1})
+    one, two = diff(PollerState(), observation, "default"), diff(PollerState(), observation, "eu")
+    assert {c.data["account"] for c in one.changes} == {"default"}
+    assert {c.data["account"] for c in two.changes} == {"eu"}
+    ids = {change_id(c.name, c.subject, c.data, c.opening) for c in one.changes + two.changes}
+    assert len(ids) == 4
 
 
 def test_rejoining_gets_a_new_id() -> None:

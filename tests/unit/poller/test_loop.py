@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.poller.diff import Observation
-from gateway.poller.loop import Poller, PollerConfig
+from gateway.poller.loop import AccountPolling, Poller, PollerConfig
 from gateway.poller.model import PollerState
 from gateway.poller.observe import CycleStats
 from gateway.poller.schedule import Cadence, Kind
+from gateway.poller.state_store import Snapshot
 from tests.unit.poller.builders import T0, person, room
 
 
@@ -81,9 +82,9 @@ class FakeStore:
     def __init__(self) -> None:
         self.loads = 0
 
-    async def load(self) -> PollerState:
+    async def load(self) -> Snapshot:
         self.loads += 1
-        return PollerState()
+        return Snapshot()
 
 
 OPEN = Observation(T0, rooms={"r1": room("r1")}, participants={"r1": {"a": person("a")}})
@@ -95,7 +96,8 @@ def _poller(observer: FakeObserver, lease: FakeLease, producer: FakeProducer) ->
         cadences={k: Cadence(0.05, 0.0) for k in Kind},
         retry_backoff_s=0.01,
     )
-    return Poller(config, lease, observer, FakeStore(), lambda: producer)  # type: ignore[arg-type]
+    accounts = {"default": AccountPolling(observer)}  # type: ignore[arg-type]
+    return Poller(config, lease, accounts, FakeStore(), lambda: producer)  # type: ignore[arg-type]
 
 
 async def test_a_cycle_publishes_events_and_snapshot_in_one_transaction() -> None:
@@ -107,7 +109,10 @@ async def test_a_cycle_publishes_events_and_snapshot_in_one_transaction() -> Non
     assert topics == ["events", "events", "state", "state"]
     first = json.loads(producer.committed[0][2])
     assert (first["type"], producer.committed[0][1]) == ("avd.room.opened", b"r1")
-    assert {k for t, k, _ in producer.committed if t == "state"} == {b"room:r1", b"meta"}
+    assert {k for t, k, _ in producer.committed if t == "state"} == {
+        b"default/room:r1",
+        b"default/meta",
+    }
     assert state.rooms["r1"].participants is not None
     assert poller.stats.events == 2
 

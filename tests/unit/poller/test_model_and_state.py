@@ -8,13 +8,19 @@ from gateway.poller.diff import Observation, diff
 from gateway.poller.model import (
     Participant,
     PollerState,
+    Room,
     RoomState,
     counters_from_vendor,
     participants_from_vendor,
     rooms_from_vendor,
     servers_from_vendor,
 )
-from gateway.poller.state_store import FORMAT_VERSION, encode_records, parse_records
+from gateway.poller.state_store import (
+    FORMAT_VERSION,
+    encode_records,
+    encode_state,
+    parse_records,
+)
 
 
 def test_room_list_parsing_tolerates_the_references_types() -> None:
@@ -34,9 +40,9 @@ def test_room_list_parsing_tolerates_the_references_types() -> None:
     )
     assert set(listed) == {"1", "2"}
     room, users = listed["1"]
-    assert (room.server_id, room.create_time, users) == ("box1", 1688697174, frozenset({"a"}))
+    assert (room.server_id, room.create_time, users) == ("box1", 1688697174, {"a": "A"})
     assert listed["2"][0].server_id == ""
-    assert listed["2"][1] == frozenset()
+    assert listed["2"][1] == {}
     assert rooms_from_vendor(None) == {}
 
 
@@ -87,22 +93,65 @@ def test_records_round_trip_to_the_same_snapshot() -> None:
             servers={"box1": 1},
         ),
     )
-    records = dict(encode_records(result))
-    assert set(records) == {b"room:r1", b"server:box1", b"meta"}
-    assert json.loads(records[b"room:r1"])["v"] == FORMAT_VERSION
-    assert parse_records(dict(records.items())) == result.state
+    records = dict(encode_records(result, "eu"))
+    assert set(records) == {b"eu/room:r1", b"eu/server:box1", b"eu/meta"}
+    value = records[b"eu/room:r1"]
+    assert value is not None
+    assert json.loads(value)["v"] == FORMAT_VERSION
+    snapshot = parse_records(dict(records.items()))
+    assert snapshot.accounts == {"eu": result.state}
+    assert snapshot.of("default") == PollerState()
+    assert snapshot.legacy_keys == set()
 
 
-def test_a_closed_room_keeps_only_its_sequence() -> None:
-    """The record of a closed room has no room, participants or statistics, but its seq."""
-    state = RoomState(seq=7)
+def test_a_finished_room_is_a_tombstone() -> None:
+    """A room whose final statistics are out is written as a null value (deleted)."""
+    opened = diff(PollerState(rooms_seen=True), Observation("T0", rooms={"r1": Room("r1")}))
+    finished = diff(
+        opened.state,
+        Observation(
+            "T1",
+            rooms={},
+            final_statistics={"r1": counters_from_vendor({})},
+            statistics_window=(0, 1),
+        ),
+    )
+    assert dict(encode_records(finished, "default")) == {b"default/room:r1": None}
+    loaded = parse_records(dict(encode_records(opened)) | dict(encode_records(finished)))
+    assert loaded.of("default").rooms == {}
+
+
+def test_records_of_format_1_load_as_the_default_account_and_are_rewritten() -> None:
+    """Keys without an account (format 1) are the default account's; rewriting the state
+    writes every record under the new keys and deletes the old ones."""
+    old = {
+        b"room:r1": json.dumps({"v": 1, "seq": 3, "room": {"room_id": "r1"}}).encode(),
+        b"meta": json.dumps({"v": 1, "rooms_seen": True, "servers_seen": False}).encode(),
+    }
+    snapshot = parse_records(old)
+    state = snapshot.of("default")
+    assert (state.rooms["r1"].seq, state.rooms_seen) == (3, True)
+    assert snapshot.legacy_keys == {b"room:r1", b"meta"}
+    rewritten = dict(encode_state(state, "default", delete=snapshot.legacy_keys))
+    assert rewritten[b"room:r1"] is None and rewritten[b"meta"] is None
+    assert set(rewritten) - set(old) == {b"default/room:r1", b"default/meta"}
+    assert parse_records(old | rewritten).accounts == {"default": state}
+
+
+def test_a_closing_room_keeps_what_its_final_statistics_need() -> None:
+    """The record of a closing room: no room or participants; its sequence, last statistics,
+    opening and when it closed."""
+    state = RoomState(seq=7, statistics={"user_cnt": 2}, opened_at="T0", closed_at=12.5)
     assert RoomState.from_json(state.to_json()) == state
     assert state.to_json() == {
         "seq": 7,
         "room": None,
         "initial": False,
         "participants": None,
-        "statistics": None,
+        "statistics": {"user_cnt": 2},
+        "opened_at": "T0",
+        "closed_at": 12.5,
+        "details_pending": False,
     }
 
 
@@ -110,11 +159,13 @@ def test_deleted_and_unknown_records_are_skipped() -> None:
     """A tombstone (None) and a record of another format version do not load."""
     state = parse_records(
         {
-            b"room:gone": None,
-            b"room:future": json.dumps({"v": 99, "seq": 1}).encode(),
-            b"server:box1": json.dumps({"v": FORMAT_VERSION, "seq": 2, "user_count": 3}).encode(),
+            b"eu/room:gone": None,
+            b"eu/room:future": json.dumps({"v": 99, "seq": 1}).encode(),
+            b"eu/server:box1": json.dumps(
+                {"v": FORMAT_VERSION, "seq": 2, "user_count": 3}
+            ).encode(),
         }
-    )
+    ).of("eu")
     assert state.rooms == {}
     assert state.servers["box1"].user_count == 3
     assert (state.rooms_seen, state.servers_seen) == (False, False)

@@ -51,8 +51,8 @@ def test_urgent_rooms_go_first_and_count_against_the_limit() -> None:
     """Rooms that just opened or whose users changed are read first."""
     rooms = [f"r{i:02d}" for i in range(10)]
     rr = RoundRobin(3)
-    assert rr.pick(rooms, urgent=["r07", "nope"]) == ["r07", "r00", "r01"]
-    assert rr.pick(rooms, urgent=["r09", "r08", "r05", "r06"]) == ["r05", "r06", "r08"]
+    assert rr.pick(rooms, ["r07", "nope"]) == ["r07", "r00", "r01"]
+    assert rr.pick(rooms, ["r09", "r08", "r05", "r06"]) == ["r05", "r06", "r08"]
     assert rr.pick(rooms) == ["r02", "r03", "r04"]
 
 
@@ -67,4 +67,4 @@ def test_round_robin_survives_rooms_going_away() -> None:
 def test_a_small_estate_is_read_whole_every_cycle() -> None:
     """Fewer rooms than the limit: all of them, urgent first."""
     rr = RoundRobin(500)
-    assert rr.pick(["a", "b", "c"], urgent=["c"]) == ["c", "a", "b"]
+    assert rr.pick(["a", "b", "c"], ["c"]) == ["c", "a", "b"]
