@@ -121,13 +121,19 @@ async def test_scenario_emits_exactly_the_expected_events(
             [
                 ("participant.left", f"rooms/{r2}/participants/carol"),
                 ("room.closed", f"rooms/{r2}"),
+                ("room.statistics.changed", f"rooms/{r2}"),
                 ("media_server.user_count.changed", "media_servers/box1"),
             ],
         )
         assert [_name(e) for e in new if e["partitionkey"] == r2] == [
             "participant.left",
             "room.closed",
+            "room.statistics.changed",
         ]
+        final = new[[_name(e) for e in new].index("room.statistics.changed")]["data"]
+        assert final["final"] is True
+        assert (final["after"]["meeting_total"], final["after"]["user_cnt"]) == (1, 1)
+        assert final["before"] == final["after"] | {"time_total": final["before"]["time_total"]}
         assert next(e for e in new if _name(e) == "participant.left")["data"]["reason"] == (
             "room_closed"
         )

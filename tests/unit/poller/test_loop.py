@@ -196,3 +196,54 @@ async def test_stop_cancels_a_slow_cycle() -> None:
     stop.set()
     await asyncio.wait_for(task, 2)
     assert producer.stopped
+
+
+async def test_one_accounts_stuck_vendor_never_delays_anothers_cycles() -> None:
+    """Two accounts in one term: "eu"'s reads hang, "default" keeps cycling and publishing,
+    its events and state records carrying its own account."""
+
+    class Stuck(FakeObserver):
+        async def observe(self, due: set[Kind], state: PollerState) -> Any:
+            self.calls += 1
+            await asyncio.sleep(60)
+
+    producer, lease = FakeProducer(), FakeLease()
+    fine, stuck = FakeObserver(OPEN), Stuck(OPEN)
+    config = PollerConfig(events_topic="events", cadences={k: Cadence(0.05, 0.0) for k in Kind})
+    accounts = {"default": AccountPolling(fine), "eu": AccountPolling(stuck)}  # type: ignore[arg-type]
+    poller = Poller(config, lease, accounts, FakeStore(), lambda: producer)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    await asyncio.sleep(0.4)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert stuck.calls == 1
+    assert fine.calls >= 4
+    events = [json.loads(v) for t, _, v in producer.committed if t == "events"]
+    assert {e["account"] for e in events} == {"default"}
+    assert {e["data"]["account"] for e in events} == {"default"}
+    keys = {k for t, k, _ in producer.committed if t == "state"}
+    assert keys and all(k.startswith(b"default/") for k in keys)
+
+
+async def test_the_first_cycle_rewrites_state_of_the_old_format() -> None:
+    """Records of format 1 in the snapshot: the default account's first transaction writes
+    its whole state under the new keys and deletes the old keys, also without any change."""
+
+    class OldStore(FakeStore):
+        async def load(self) -> Snapshot:
+            return Snapshot({"default": PollerState(rooms_seen=True)}, {b"meta", b"room:gone"})
+
+    producer = FakeProducer()
+    config = PollerConfig(events_topic="events", cadences={k: Cadence(0.05, 0.0) for k in Kind})
+    accounts = {"default": AccountPolling(FakeObserver(Observation(T0)))}  # type: ignore[arg-type]
+    poller = Poller(config, FakeLease(), accounts, OldStore(), lambda: producer)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    state_records = [(k, v) for t, k, v in producer.committed if t == "state"]
+    assert state_records[:2] == [(b"meta", None), (b"room:gone", None)]
+    assert state_records[2][0] == b"default/meta"
+    assert len(state_records) == 3, "rewritten once, not every cycle"

@@ -3,6 +3,7 @@ is read, what is left out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -209,3 +210,72 @@ async def test_an_empty_participant_list_for_a_listed_room_is_not_trusted(rig: R
     assert "r1" not in observation.participants
     assert observation.participants["r2"] == {}  # listed without users: empty is believable
     assert stats.failed == {"participant list (changed meanwhile)": 1}
+
+
+async def test_a_room_that_closed_has_its_statistics_read_once_more(rig: Rig) -> None:
+    """The room list no longer has r1: its statistics are read after the close (the vendor
+    keeps them, with the meeting's time), as its final ones; the diff then deletes it."""
+    await _populate(rig.sim)
+    observer = Observer(rig.client, FAST, ObserverConfig())
+    observation, _ = await observer.observe({Kind.PARTICIPANTS}, PollerState())
+    state = diff(PollerState(), observation).state
+    (await rig.sim.post("/_sim/rooms/r1/close")).raise_for_status()
+    observation, stats = await observer.observe({Kind.PARTICIPANTS}, state)
+    assert set(observation.final_statistics) == {"r1"}
+    assert observation.final_statistics["r1"]["meeting_total"] == 1
+    assert stats.final_statistics_read == 1
+    result = diff(state, observation)
+    assert [c.name for c in result.changes][-2:] == ["room.closed", "room.statistics.changed"]
+    assert result.changes[-1].data["final"] is True
+    assert result.removed_rooms == {"r1"}
+
+
+async def test_a_closed_room_whose_statistics_stay_unreadable_is_given_up(rig: Rig) -> None:
+    """Final statistics failing past the grace: the room is abandoned (no final event)."""
+    await _populate(rig.sim)
+    now = [1000.0]
+    observer = Observer(
+        rig.client, FAST, ObserverConfig(final_statistics_grace_s=60), clock=lambda: now[0]
+    )
+    observation, _ = await observer.observe({Kind.PARTICIPANTS}, PollerState())
+    state = diff(PollerState(), observation).state
+    (await rig.sim.post("/_sim/rooms/r1/close")).raise_for_status()
+    faults = {"per_path": {"/room/get_statistic": {"error_rates": {"41003": 1.0}}}}
+    (await rig.sim.put("/_sim/faults", json=faults)).raise_for_status()
+    observation, stats = await observer.observe({Kind.PARTICIPANTS}, state)
+    assert (observation.final_statistics, observation.abandoned) == ({}, frozenset())
+    assert stats.failed["statistics"] == 1
+    state = diff(state, observation).state
+    assert state.closing_rooms().keys() == {"r1"}
+    now[0] += 61
+    observation, _ = await observer.observe({Kind.PARTICIPANTS}, state)
+    assert observation.abandoned == {"r1"}
+    assert "r1" not in diff(state, observation).state.rooms
+
+
+async def test_reads_that_miss_the_window_are_deferred_not_failed() -> None:
+    """A limiter of 5 requests/s and a 0.5 s window: the room list and a few reads get a slot,
+    the others are deferred to later cycles (counted, not failures), quickly."""
+    async with embedded_simulator(SimulatorSettings(port=free_port())) as url:
+        sim = httpx.AsyncClient(base_url=url)
+        for i in range(20):
+            (await sim.post("/_sim/rooms", json={"room_id": f"r{i:02d}"})).raise_for_status()
+        await sim.aclose()
+        client = VendorClient(
+            transport(url),
+            access_key=SecretStr("demo_access"),
+            secret_key=SecretStr("demo_secret"),
+            limiter=InProcessRateLimiter(5.0 / 0.2, 2, poller_share=0.2, borrow=False),
+        )
+        try:
+            observer = Observer(client, FAST, ObserverConfig(reads_window_s=0.5))
+            started = asyncio.get_running_loop().time()
+            observation, stats = await observer.observe({Kind.PARTICIPANTS}, PollerState())
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            await client.aclose()
+    assert observation.rooms is not None and len(observation.rooms) == 20
+    assert 0 < len(observation.participants) < 20
+    assert stats.deferred == 20 - len(observation.participants)
+    assert stats.failed == {}
+    assert took < 2.0
