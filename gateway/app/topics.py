@@ -96,6 +96,15 @@ ROLE_TOPICS: dict[str, tuple[TopicUse, ...]] = {
 # snapshot is the one topic where only the last record per key matters.
 _DELETE = {"cleanup.policy": "delete"}
 _COMPACT = {"cleanup.policy": "compact"}
+# The poller's snapshot deletes a closed room's record with a tombstone. Compaction only cleans
+# closed segments, so roll them hourly (not weekly) and clean at 10 % dead records: a new
+# leader's load then reads about the open rooms, not the history. Tombstones stay an hour, far
+# longer than a load (GATEWAY_POLLER__STATE_LOAD_TIMEOUT_S), so a load never misses one.
+_STATE_COMPACTION = {
+    "segment.ms": "3600000",
+    "min.cleanable.dirty.ratio": "0.1",
+    "delete.retention.ms": "3600000",
+}
 
 
 class MissingTopicsError(GatewayError):
@@ -115,6 +124,8 @@ class TopicSpec:
     setting: str  # the variable that names it
     partitions: int  # created with this many
     configs: Mapping[str, str]  # configs the gateway relies on: set at creation and by --alter
+    # Set at creation only: tuning an operator may change without the gateway minding.
+    tuning: Mapping[str, str] = field(default_factory=dict)
 
 
 def topic_specs(
@@ -163,6 +174,7 @@ def topic_specs(
                 "GATEWAY_POLLER__STATE_TOPIC",
                 1,
                 _COMPACT,
+                _STATE_COMPACTION,
             ),
         )
     }
@@ -359,7 +371,7 @@ def plan_ensure(
                     spec.name,
                     partitions=spec.partitions,
                     replication_factor=replication_factor,
-                    configs=dict(spec.configs),
+                    configs={**spec.tuning, **spec.configs},
                 )
             )
             continue
