@@ -93,7 +93,9 @@ def simulator(latency_ms: float = 0.0, rate_limit: dict[str, Any] | None = None)
     }
     if rate_limit:
         for k, v in rate_limit.items():
-            env[f"GATEWAY_SIMULATOR_FAULTS__RATE_LIMIT__{k.upper()}"] = str(v)
+            # A mapping (per_path) as JSON, which pydantic-settings parses; the rest as text.
+            value = json.dumps(v) if isinstance(v, dict) else str(v)
+            env[f"GATEWAY_SIMULATOR_FAULTS__RATE_LIMIT__{k.upper()}"] = value
     proc = subprocess.Popen([PY, "-m", "gateway", "simulator", "--port", str(port)], env=env)  # noqa: S603
     url = f"http://127.0.0.1:{port}"
     SIMULATOR_PIDS[url] = proc.pid

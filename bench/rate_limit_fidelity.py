@@ -22,11 +22,19 @@ Two configurations, each in its own gateway process (``--role commands``):
   200 x 0.98 x 0.8 = 156.8/s.
 - ``share 0.01``: the commands role owns (almost) the whole account: 200 x 0.98 x 0.99 = 194/s.
 
+A third configuration checks a per-endpoint override (a sub-limit within the account's
+budget): the simulator also limits ``/room/get_statistic`` to 5/s (burst 5, same tolerance),
+the gateway runs with ``GATEWAY_VENDOR__RATE_LIMIT__ENDPOINTS='{"/room/get_statistic": 5}'``,
+and the harness puts one burst of RoomStatisticGet commands (``--stats``, each on a key of its
+own) interleaved with ``--burst-size`` RoomUpdate commands on the topic at once. It reports
+the endpoint's violations (must be 0), its achieved rate past its burst (target 5 x 0.98 =
+4.9/s) and the RoomUpdates' rate, which must stay the account's (not slowed to 5/s).
+
 Utilisation when saturated: the vendor requests of each burst, counted from 0.5 s after its
 first request (past the initial burst allowance) to its last, per second, over 200/s.
 
-    .venv/bin/python bench/rate_limit_fidelity.py            # 4 bursts of 400, 4 s apart
-    .venv/bin/python bench/rate_limit_fidelity.py --quick    # 2 bursts of 200, 2 s apart
+    .venv/bin/python bench/rate_limit_fidelity.py            # 4 bursts of 400, 4 s apart; 30 stats
+    .venv/bin/python bench/rate_limit_fidelity.py --quick    # 2 bursts of 200, 2 s apart; 15 stats
 
 Prints one JSON line and writes ``bench/results/rate_limit_fidelity.{json,png}``; exits
 non-zero if the vendor saw a violation.
@@ -36,8 +44,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +69,17 @@ from harness import (
 )
 from plotting import emit, figure, save
 
+from gateway.ratelimit import endpoint_burst
 from gateway.simulator.ratelimit import GcraLimiter
 
 RATE = 200.0
 BURST = 20
 TOLERANCE_MS = 50.0
 CONFIGS = {"default share (0.2)": "0.2", "share 0.01": "0.01"}
+# The per-endpoint override: the vendor limits this path to 5/s on its own as well.
+ENDPOINT = "/room/get_statistic"
+ENDPOINT_RATE = 5.0
+ENDPOINT_VENDOR_BURST = 5
 
 
 def strict_violations(monos: list[float], rate: float, burst: int) -> int:
@@ -158,6 +173,104 @@ async def run_config(
     }
 
 
+def room_statistic_gets(n: int) -> list[tuple[bytes, dict[str, Any]]]:
+    """N RoomStatisticGet commands, each on a Kafka key of its own: a command waiting for the
+    endpoint's slot then holds back no RoomUpdate of the same room (commands of one key run in
+    order)."""
+    now = int(time.time())
+    commands = []
+    for _ in range(n):
+        cid = str(uuid.uuid4())
+        payload = {"start_time": now - 3600, "end_time": now}
+        commands.append(
+            (f"stat-{cid}".encode(), {"id": cid, "type": "RoomStatisticGet", "payload": payload})
+        )
+    return commands
+
+
+def interleave(
+    a: list[tuple[bytes, dict[str, Any]]], b: list[tuple[bytes, dict[str, Any]]]
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """``b`` spread evenly through ``a``."""
+    step = max(1, len(a) // max(1, len(b)))
+    out, rest = [], list(b)
+    for i, item in enumerate(a):
+        if rest and i % step == 0:
+            out.append(rest.pop(0))
+        out.append(item)
+    return out + rest
+
+
+def steady_rate(monos: list[float], skip: int) -> float:
+    """Arrivals per second past the first ``skip`` (a burst allowance): (n - skip) requests
+    after the ``skip``-th, over the time from it to the last."""
+    ordered = sorted(monos)
+    if len(ordered) <= skip or skip < 1:
+        return float("nan")
+    span = ordered[-1] - ordered[skip - 1]
+    return (len(ordered) - skip) / span if span > 0 else float("nan")
+
+
+async def run_endpoint_config(args: argparse.Namespace, vendor_url: str) -> dict[str, Any]:
+    """One burst of RoomStatisticGet mixed with RoomUpdate, the endpoint limited to 5/s."""
+    async with running_sut(
+        GATEWAY_SUT,
+        args,
+        vendor_url,
+        GATEWAY_VENDOR__RATE_LIMIT__ENABLED="true",
+        GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S=str(RATE),
+        GATEWAY_VENDOR__RATE_LIMIT__BURST=str(BURST),
+        GATEWAY_VENDOR__RATE_LIMIT__ENDPOINTS=json.dumps({ENDPOINT: ENDPOINT_RATE}),
+    ) as run:
+        await asyncio.sleep(1.0)  # the limiters' bursts refill after the warm-up
+        await clear_requests(vendor_url)
+        async with httpx.AsyncClient(base_url=vendor_url) as sim:
+            (await sim.delete("/_sim/violations")).raise_for_status()
+        await run.collector.start()
+        stats = room_statistic_gets(args.stats)
+        updates = room_updates(args.burst_size, args.keys)
+        sent = await produce_commands(
+            args.bootstrap, run.topics.commands, interleave(updates, stats)
+        )
+        missing = await run.collector.wait_for(list(sent), within=args.drain)
+        async with httpx.AsyncClient(base_url=vendor_url) as sim:
+            violations = (await sim.get("/_sim/violations")).json()
+    log = await request_log(vendor_url)
+    stat_monos = [e["mono"] for e in log if e["path"] == ENDPOINT]
+    update_monos = [e["mono"] for e in log if e["path"] == "/room/update"]
+    # The gateway's burst for the endpoint (gateway.app.accounts): ceil(5) - 1 headroom.
+    gateway_burst = endpoint_burst(ENDPOINT_RATE, BURST - 1, 1)
+    endpoint_per_s = steady_rate(stat_monos, gateway_burst)
+    updates_span = max(update_monos) - min(update_monos) if len(update_monos) > 1 else 0.0
+    seen = run.collector.seen
+    succeeded = sum(1 for i in sent if i in seen and seen[i][1]["status"] == "succeeded")
+    return {
+        "config": f"endpoint {ENDPOINT} {ENDPOINT_RATE:g}/s",
+        "endpoint": ENDPOINT,
+        "endpoint_vendor_limit": {"rate_per_s": ENDPOINT_RATE, "burst": ENDPOINT_VENDOR_BURST},
+        "endpoint_gateway_limit": {
+            "rate_per_s": round(ENDPOINT_RATE * 0.98, 2),
+            "burst": gateway_burst,
+        },
+        "commands": len(sent),
+        "succeeded": succeeded,
+        "missing": missing,
+        "endpoint_requests": len(stat_monos),
+        "endpoint_violations": violations["per_path"][ENDPOINT]["count"],
+        "endpoint_checked": violations["per_path"][ENDPOINT]["checked"],
+        "endpoint_violations_without_tolerance": strict_violations(
+            stat_monos, ENDPOINT_RATE, ENDPOINT_VENDOR_BURST
+        ),
+        "endpoint_per_s": round(endpoint_per_s, 2),
+        "endpoint_target_per_s": round(ENDPOINT_RATE * 0.98, 2),
+        "other_requests": len(update_monos),
+        "other_served_in_s": round(updates_span, 3),
+        "other_per_s": round(len(update_monos) / updates_span, 1) if updates_span else None,
+        "account_violations": violations["count"],
+        "violations": violations["count"] + violations["per_path"][ENDPOINT]["count"],
+    }
+
+
 def plot(report: dict[str, Any]) -> None:
     runs = report["runs"]
     fig, axes = figure(1, len(runs), sharey=True)
@@ -210,7 +323,11 @@ async def main() -> None:
     parser.add_argument("--burst-size", type=int, default=None, help="default 400; quick 200")
     parser.add_argument("--every", type=float, default=None, help="s between bursts (4; quick 2)")
     parser.add_argument("--drain", type=float, default=60.0)
+    parser.add_argument(
+        "--stats", type=int, default=None, help="RoomStatisticGet commands (30; quick 15)"
+    )
     args = parser.parse_args()
+    args.stats = args.stats or (15 if args.quick else 30)
     args.bursts = args.bursts or (2 if args.quick else 4)
     args.burst_size = args.burst_size or (200 if args.quick else 400)
     args.every = args.every or (2.0 if args.quick else 4.0)
@@ -219,6 +336,7 @@ async def main() -> None:
         "rate_per_s": RATE,
         "burst": BURST,
         "tolerance_ms": TOLERANCE_MS,
+        "per_path": {ENDPOINT: {"rate_per_s": ENDPOINT_RATE, "burst": ENDPOINT_VENDOR_BURST}},
     }
     runs = []
     with simulator(latency_ms=args.latency_ms, rate_limit=limit) as vendor_url:
@@ -231,6 +349,14 @@ async def main() -> None:
                 file=sys.stderr,
                 flush=True,
             )
+        override = await run_endpoint_config(args, vendor_url)
+        print(
+            f"rate_limit_fidelity: {override['config']}: endpoint violations"
+            f" {override['endpoint_violations']}, endpoint {override['endpoint_per_s']}/s"
+            f" (target {override['endpoint_target_per_s']}), others {override['other_per_s']}/s",
+            file=sys.stderr,
+            flush=True,
+        )
     report = {
         "scenario": "rate_limit_fidelity",
         "vendor_limit": {"rate_per_s": RATE, "burst": BURST, "tolerance_ms": TOLERANCE_MS},
@@ -239,8 +365,9 @@ async def main() -> None:
         "burst_size": args.burst_size,
         "every_s": args.every,
         "latency_ms": args.latency_ms,
-        "violations": sum(r["violations"] for r in runs),
+        "violations": sum(r["violations"] for r in runs) + override["violations"],
         "runs": runs,
+        "endpoint_override": override,
     }
     plot(report)
     emit("rate_limit_fidelity", report)

@@ -574,6 +574,19 @@ def key_ratios(summary: dict[str, Any]) -> list[list[Any]]:
                     "–",
                 ]
             )
+        ep = rl.get("endpoint_override")
+        if ep:
+            rows.append(
+                [
+                    f"rate limit {ep['config']} within 200/s: endpoint violations / rate"
+                    " (scenario 3)",
+                    f"{ep['endpoint_violations']} / {ep['endpoint_per_s']:g} of"
+                    f" {ep['endpoint_target_per_s']:g} per s",
+                    f"others {ep['other_per_s']:g}/s",
+                    "–",
+                    "–",
+                ]
+            )
     return rows
 
 
@@ -845,8 +858,49 @@ def section_rate_limit(summary: dict[str, Any]) -> str:
             "80 % lane (it may not borrow the poller's share without Redis, since the poller may "
             "run in another process); with a share of 0.01 it uses ~98 % (the 2 % safety margin).",
             _image("rate_limit_fidelity", "vendor requests per 100 ms against the limit"),
+            *_endpoint_override(r),
         ]
     )
+
+
+def _endpoint_override(r: dict[str, Any]) -> list[str]:
+    """The per-endpoint override run of scenario 3, when the report has one."""
+    ep = r.get("endpoint_override")
+    if not ep:
+        return []
+    vendor, gateway = ep["endpoint_vendor_limit"], ep["endpoint_gateway_limit"]
+    row = [
+        f"{ep['commands']:,} ({ep['succeeded']:,} succeeded)",
+        ep["endpoint_requests"],
+        f"**{ep['endpoint_violations']}**",
+        ep["endpoint_violations_without_tolerance"],
+        f"{ep['endpoint_per_s']:g} (target {ep['endpoint_target_per_s']:g})",
+        ep["other_requests"],
+        f"{ep['other_per_s']:g} in {ep['other_served_in_s']:g} s",
+        ep["account_violations"],
+    ]
+    return [
+        f"**Per-endpoint override.** The simulator also limits `{ep['endpoint']}` to "
+        f"{vendor['rate_per_s']:g}/s (burst {vendor['burst']}); the gateway runs with "
+        f'`RATE_LIMIT__ENDPOINTS` `{{"{ep["endpoint"]}": {vendor["rate_per_s"]:g}}}` '
+        f"({gateway['rate_per_s']:g}/s after the safety margin, burst {gateway['burst']}). One "
+        "burst of RoomStatisticGet commands, interleaved with RoomUpdate commands, goes on the "
+        "topic at once: the endpoint's requests keep to its sub-limit while the others run at "
+        "the account's rate.",
+        _table(
+            [
+                "commands",
+                "endpoint requests",
+                "endpoint violations",
+                "at 0 ms tolerance",
+                "endpoint rate /s past its burst",
+                "other requests",
+                "other requests /s",
+                "account violations",
+            ],
+            [row],
+        ),
+    ]
 
 
 def _poller_headline(r: dict[str, Any]) -> str:

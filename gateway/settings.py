@@ -115,6 +115,28 @@ class RateLimitSettings(_Frozen):
     burst_headroom: int = Field(
         1, ge=0, description="burst slots left unused so arrival jitter stays within the limit"
     )
+    # A sub-limit within the budget above, for vendors that also limit some endpoints on their
+    # own: a request to such a path takes a slot of its endpoint's limit and one of the
+    # account's. The safety margin applies to it as well; its burst is derived from its rate
+    # (gateway.ratelimit.endpoints.endpoint_burst), as the vendor usually documents only that.
+    endpoints: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-endpoint sub-limits within the account's rate, as JSON: vendor path ->"
+        ' sustained requests per second, e.g. `{"/room/get_statistic": 5}`; such a request'
+        " takes a slot of its endpoint's limit and of the account's",
+    )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: dict[str, float]) -> dict[str, float]:
+        for path, rate in value.items():
+            if not path.startswith("/"):
+                raise ValueError(
+                    f"endpoint {path!r}: a vendor path starts with '/' (e.g. /room/get_statistic)"
+                )
+            if not rate > 0 or rate == float("inf"):
+                raise ValueError(f"endpoint {path}: the rate must be a number > 0, got {rate}")
+        return value
 
 
 class PollerCadenceSettings(_Frozen):

@@ -9,12 +9,18 @@ from redis.asyncio import Redis
 from gateway.app.vendor import build_vendor_client
 from gateway.commands.handler import Account
 from gateway.ratelimit import (
+    EndpointLimiter,
+    EndpointLimits,
+    InProcessEndpointLimiter,
     InProcessRateLimiter,
     RateLimiter,
+    RedisEndpointLimiter,
     RedisRateLimiter,
     UnlimitedRateLimiter,
+    endpoint_burst,
 )
 from gateway.settings import GatewaySettings, RateLimitSettings
+from gateway.vendor_api.generated.endpoints import BY_PATH
 
 __all__ = ["build_accounts", "build_limiter", "share_limiters"]
 
@@ -38,20 +44,51 @@ def share_limiters(roles: list[str] | None = None) -> None:
 
 
 def build_limiter(name: str, settings: RateLimitSettings, redis: Redis | None) -> RateLimiter:
-    """The account's limiter: shared through Redis when there is one, else in this process."""
+    """The account's limiter, with its endpoints' sub-limits if any: shared through Redis when
+    there is one, else in this process."""
     if not settings.enabled:
         return UnlimitedRateLimiter()
     rate = settings.rate_per_s * (1 - settings.safety_margin)
     burst = max(2, settings.burst - settings.burst_headroom)
     if redis is not None:
-        return RedisRateLimiter(redis, name, rate, burst, settings.poller_share)
+        account: RateLimiter = RedisRateLimiter(redis, name, rate, burst, settings.poller_share)
+        return _with_endpoints(account, name, settings, burst, redis)
     shared = _shared.get()
     if shared is not None and name in shared:
         return shared[name]
-    limiter = InProcessRateLimiter(rate, burst, settings.poller_share, borrow=_borrow.get())
+    account = InProcessRateLimiter(rate, burst, settings.poller_share, borrow=_borrow.get())
+    limiter = _with_endpoints(account, name, settings, burst, None)
     if shared is not None:
         shared[name] = limiter
     return limiter
+
+
+def _with_endpoints(
+    account: RateLimiter,
+    name: str,
+    settings: RateLimitSettings,
+    account_burst: int,
+    redis: Redis | None,
+) -> RateLimiter:
+    """``account`` with a sub-limit per configured endpoint (the same safety margin), if any."""
+    if not settings.endpoints:
+        return account
+    # A misspelt path would limit nothing, silently: refuse to start instead.
+    unknown = sorted(set(settings.endpoints) - set(BY_PATH))
+    if unknown:
+        raise ValueError(
+            f"rate_limit.endpoints of account {name!r} names no vendor endpoint: {unknown}"
+        )
+    endpoints: dict[str, EndpointLimiter] = {}
+    for path, rate_per_s in settings.endpoints.items():
+        rate = rate_per_s * (1 - settings.safety_margin)
+        burst = endpoint_burst(rate_per_s, account_burst, settings.burst_headroom)
+        endpoints[path] = (
+            InProcessEndpointLimiter(rate, burst)
+            if redis is None
+            else RedisEndpointLimiter(redis, name, path, rate, burst)
+        )
+    return EndpointLimits(account, endpoints)
 
 
 def build_accounts(settings: GatewaySettings, redis: Redis | None) -> dict[str, Account]:

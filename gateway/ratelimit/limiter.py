@@ -1,9 +1,11 @@
 """Rate limiters the vendor client awaits before each HTTP request: in-process, and
 Redis-backed for replicas (the lane and deadline come from the caller's ``RequestBudget``).
 
-Both answer ``acquire(lane, deadline)`` by sleeping until the reserved slot (or raising
+Both answer ``acquire(lane, deadline, path)`` by sleeping until the reserved slot (or raising
 :class:`RateLimitDeadlineError` at once if the slot would come after the deadline, so a
-command that cannot make its deadline fails without burning budget).
+command that cannot make its deadline fails without burning budget). They limit the account
+as a whole, so they ignore the vendor ``path``; ``gateway.ratelimit.endpoints`` adds the
+per-endpoint sub-limits on top.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "UnlimitedRateLimiter",
+    "late_allowance",
+    "sleep_until_slot",
 ]
 
 
@@ -45,7 +49,7 @@ def late_allowance(rate: float) -> float:
     return min(0.05, max(0.005, 2.0 / rate))
 
 
-async def _sleep_until_slot(
+async def sleep_until_slot(
     reserve: Callable[[], Awaitable[float]],
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]],
@@ -67,8 +71,11 @@ async def _sleep_until_slot(
 class RateLimiter(Protocol):
     """Waits until a request may go to the vendor."""
 
-    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
-        """Sleep until the slot; returns seconds waited. ``deadline`` is on ``time.time()``."""
+    async def acquire(
+        self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+    ) -> float:
+        """Sleep until the slot; returns seconds waited. ``deadline`` is on ``time.time()``;
+        ``path`` is the vendor path the request goes to (for per-endpoint limits)."""
         ...
 
 
@@ -80,14 +87,18 @@ class OnLane:
         self._limiter = limiter
         self._lane = lane
 
-    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
-        return await self._limiter.acquire(self._lane, deadline)
+    async def acquire(
+        self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+    ) -> float:
+        return await self._limiter.acquire(self._lane, deadline, path)
 
 
 class UnlimitedRateLimiter:
     """For an account whose limit is switched off."""
 
-    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+    async def acquire(
+        self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+    ) -> float:
         return 0.0
 
 
@@ -109,7 +120,9 @@ class InProcessRateLimiter:
         self._sleep = sleep
         self._allowance = late_allowance(rate)
 
-    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+    async def acquire(
+        self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+    ) -> float:
         async def reserve() -> float:
             now = self._clock()
             start = self._budget.reserve(lane, now, deadline)
@@ -117,7 +130,7 @@ class InProcessRateLimiter:
                 raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
             return start - now
 
-        return await _sleep_until_slot(reserve, self._clock, self._sleep, self._allowance)
+        return await sleep_until_slot(reserve, self._clock, self._sleep, self._allowance)
 
 
 # The same lane arithmetic as lanes.py, on the Redis server's clock (microseconds).
@@ -167,7 +180,9 @@ class RedisRateLimiter:
         self._sleep = sleep
         self._allowance = late_allowance(rate)
 
-    async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+    async def acquire(
+        self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+    ) -> float:
         c, p = self._limits[Lane.COMMANDS], self._limits[Lane.POLLER]
 
         async def reserve() -> float:
@@ -189,4 +204,4 @@ class RedisRateLimiter:
                 raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
             return int(wait_us) / 1e6
 
-        return await _sleep_until_slot(reserve, time.monotonic, self._sleep, self._allowance)
+        return await sleep_until_slot(reserve, time.monotonic, self._sleep, self._allowance)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "FaultConfig",
     "LatencyConfig",
+    "PathRateLimit",
     "RateLimitConfig",
     "RequestFaults",
     "SimulatorSettings",
@@ -45,13 +46,26 @@ class LatencyConfig(BaseModel):
         return self
 
 
+class PathRateLimit(BaseModel):
+    """One vendor path's own limit, on top of the account's: the same GCRA over the requests
+    to that path only (the account's ``tolerance_ms`` and ``reject`` apply to it too)."""
+
+    # A typo in a scenario must fail loudly, not silently inject nothing.
+    model_config = ConfigDict(extra="forbid")
+
+    rate_per_s: float = Field(gt=0, allow_inf_nan=False)
+    burst: int = Field(default=1, ge=1)
+
+
 class RateLimitConfig(BaseModel):
     """The vendor-side rate limit: every request above it is recorded as a violation.
 
     A GCRA with emission interval ``1 / rate_per_s`` that lets ``burst`` requests arrive at
     once; ``tolerance_ms`` widens it to absorb network jitter. In any window of length w the
     requests it accepts never exceed ``burst + rate_per_s * (w + tolerance_ms / 1000)``; the
-    exact semantics are in ``gateway.simulator.ratelimit``.
+    exact semantics are in ``gateway.simulator.ratelimit``. ``per_path`` limits some vendor
+    paths on their own as well (e.g. ``{"/room/get_statistic": {"rate_per_s": 5, "burst": 5}}``):
+    a request to such a path is checked against both, and each counts its own violations.
     """
 
     # A typo in a scenario must fail loudly, not silently inject nothing.
@@ -64,6 +78,8 @@ class RateLimitConfig(BaseModel):
     reject: bool = False
     # Jitter the network may add between the gateway's limiter and the vendor's arrival clock.
     tolerance_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    # vendor path (e.g. "/room/get_statistic") -> that path's own limit, within the account's
+    per_path: dict[str, PathRateLimit] = {}
 
 
 class RequestFaults(BaseModel):

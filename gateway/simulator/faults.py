@@ -14,8 +14,9 @@ call ``injector.reset()``.
 
 What a vendor request meets, in this order (``/_sim/*`` and non-vendor paths meet none of it):
 
-1. **Rate limit**, on arrival: the GCRA in ``gateway.simulator.ratelimit`` flags the request
-   ``over_limit``; with ``reject`` it is answered HTTP 429 at once, otherwise served normally.
+1. **Rate limit**, on arrival: the GCRA in ``gateway.simulator.ratelimit`` (the account's, and
+   the path's own when ``per_path`` lists it) flags the request ``over_limit``; with
+   ``reject`` it is answered HTTP 429 at once, otherwise served normally.
 2. **Outage** (``start_outage``): every vendor request, whatever ``paths`` says, is answered at
    once with HTTP 503 and the text body ``vendor outage (simulated)``. A 503 rather than a
    refused connection: a socket cannot be refused per request from inside ASGI, and the client's
@@ -341,7 +342,7 @@ class FaultMiddleware:
         injector = self.injector
         arrival = injector.clock()
         wall = injector.wall_clock()
-        over_limit = injector.rate_limit.check(round(arrival * 1e9), wall)
+        over_limit = injector.rate_limit.check(round(arrival * 1e9), wall, path)
         body, client_gone = await _read_body(receive)
         outcome = _Outcome()
         try:

@@ -25,6 +25,14 @@ that every closed window ``[s, s + w]`` holds at most ``b + r * (w + j)`` accept
 
 Arrivals are checked on arrival, before any injected fault or latency, and include every vendor
 path (also ``/app/get_token``): the limit is per account, and the simulator has one account.
+
+Per-path limits
+---------------
+``RateLimitConfig.per_path`` gives some vendor paths a limit of their own as well: the same
+GCRA (with the account's tolerance) over the arrivals at that path only. A request to such a
+path is checked against the account's limit and its path's, each on its own: each counts its
+own violations and keeps its own timeline, and the request is ``over_limit`` (refused with
+``reject``) when it is over either.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from gateway.simulator.config import RateLimitConfig
+from gateway.simulator.config import PathRateLimit, RateLimitConfig
 
 __all__ = ["BUCKET_NS", "ArrivalTimeline", "GcraLimiter", "VendorRateLimit"]
 
@@ -129,23 +137,80 @@ class ArrivalTimeline:
         self._buckets.clear()
 
 
-class VendorRateLimit:
-    """The limit as the vendor applies it: config, GCRA, violation count and timeline.
+class _CountedLimit:
+    """One GCRA with the violations it found and the timeline of the arrivals it saw."""
 
-    ``check`` is called once per arriving vendor request. The timeline counts every arrival,
-    also while the limit is disabled (plots want the traffic either way).
-    """
-
-    def __init__(self, config: RateLimitConfig, *, max_buckets: int = 36_000) -> None:
+    def __init__(self, limiter: GcraLimiter, max_buckets: int) -> None:
+        self.limiter = limiter
         self.timeline = ArrivalTimeline(max_buckets)
         self.violations = 0
         self.checked = 0
+
+    def check(self, now_ns: int, wall: float, *, enabled: bool) -> bool:
+        over = False
+        if enabled:
+            self.checked += 1
+            if not self.limiter.conforms(now_ns):
+                over = True
+                self.violations += 1
+        self.timeline.record(now_ns, wall, over_limit=over)
+        return over
+
+    def reset(self) -> None:
+        self.violations = 0
+        self.checked = 0
+        self.timeline.clear()
+        self.limiter.reset()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "count": self.violations,
+            "checked": self.checked,
+            "bucket_ms": BUCKET_NS // 1_000_000,
+            "timeline": self.timeline.snapshot(),
+        }
+
+
+class VendorRateLimit:
+    """The limit as the vendor applies it: config, GCRA, violation count and timeline, for the
+    account and for each path of ``per_path``.
+
+    ``check`` is called once per arriving vendor request. The timelines count every arrival,
+    also while the limit is disabled (plots want the traffic either way). ``violations`` and
+    ``checked`` are the account's; each path's are in ``snapshot()["per_path"]``.
+    """
+
+    def __init__(self, config: RateLimitConfig, *, max_buckets: int = 36_000) -> None:
+        self._max_buckets = max_buckets
         self._config = config
-        self._limiter = self._build(config)
+        self._account = _CountedLimit(self._build(config), max_buckets)
+        self._paths = {
+            path: _CountedLimit(self._build_path(limit, config), max_buckets)
+            for path, limit in config.per_path.items()
+        }
 
     @staticmethod
     def _build(config: RateLimitConfig) -> GcraLimiter:
         return GcraLimiter(config.rate_per_s, config.burst, round(config.tolerance_ms * 1e6))
+
+    @staticmethod
+    def _build_path(limit: PathRateLimit, config: RateLimitConfig) -> GcraLimiter:
+        return GcraLimiter(limit.rate_per_s, limit.burst, round(config.tolerance_ms * 1e6))
+
+    @property
+    def timeline(self) -> ArrivalTimeline:
+        """The account's arrivals (every vendor path)."""
+        return self._account.timeline
+
+    @property
+    def violations(self) -> int:
+        """Requests over the account's limit."""
+        return self._account.violations
+
+    @property
+    def checked(self) -> int:
+        """Requests checked against the account's limit."""
+        return self._account.checked
 
     @property
     def config(self) -> RateLimitConfig:
@@ -154,35 +219,57 @@ class VendorRateLimit:
 
     @config.setter
     def config(self, config: RateLimitConfig) -> None:
-        # A changed rate or burst starts a fresh GCRA: the bound holds from the change on.
-        if config != self._config:
-            self._config = config
-            self._limiter = self._build(config)
+        # A changed rate, burst or tolerance starts a fresh GCRA (the bound holds from the
+        # change on), for the account and for each path on its own; counts are kept. A path
+        # no longer listed is dropped with its counts.
+        old = self._config
+        if _account_part(config) != _account_part(old):
+            self._account.limiter = self._build(config)
+        paths = {}
+        for path, limit in config.per_path.items():
+            counted = self._paths.get(path)
+            fresh = self._build_path(limit, config)
+            if counted is None:
+                counted = _CountedLimit(fresh, self._max_buckets)
+            elif limit != old.per_path.get(path) or config.tolerance_ms != old.tolerance_ms:
+                counted.limiter = fresh
+            paths[path] = counted
+        self._paths = paths
+        self._config = config
 
-    def check(self, now_ns: int, wall: float) -> bool:
-        """Record one arrival; True if it is over the limit (never, when disabled)."""
-        over = False
-        if self._config.enabled:
-            self.checked += 1
-            if not self._limiter.conforms(now_ns):
-                over = True
-                self.violations += 1
-        self.timeline.record(now_ns, wall, over_limit=over)
+    def check(self, now_ns: int, wall: float, path: str | None = None) -> bool:
+        """Record one arrival at vendor ``path``; True if it is over the account's limit or
+        its path's (never, when disabled)."""
+        enabled = self._config.enabled
+        over = self._account.check(now_ns, wall, enabled=enabled)
+        counted = self._paths.get(path) if path is not None else None
+        if counted is not None:
+            # Checked even when the account's limit flagged it: each limit counts on its own.
+            over = counted.check(now_ns, wall, enabled=enabled) or over
         return over
 
     def reset(self) -> None:
-        """Clear violations, the timeline and the GCRA state."""
-        self.violations = 0
-        self.checked = 0
-        self.timeline.clear()
-        self._limiter.reset()
+        """Clear violations, the timelines and the GCRA states."""
+        self._account.reset()
+        for counted in self._paths.values():
+            counted.reset()
 
     def snapshot(self) -> dict[str, Any]:
-        """What ``GET /_sim/violations`` answers."""
+        """What ``GET /_sim/violations`` answers: the account's count (``count``, ``checked``,
+        ``timeline``) and under ``per_path`` each limited path's, with its limit."""
         return {
-            "count": self.violations,
-            "checked": self.checked,
+            **self._account.snapshot(),
             "rate_limit": self._config.model_dump(mode="json"),
-            "bucket_ms": BUCKET_NS // 1_000_000,
-            "timeline": self.timeline.snapshot(),
+            "per_path": {
+                path: {
+                    **counted.snapshot(),
+                    "rate_limit": self._config.per_path[path].model_dump(mode="json"),
+                }
+                for path, counted in self._paths.items()
+            },
         }
+
+
+def _account_part(config: RateLimitConfig) -> RateLimitConfig:
+    """The config without its per-path limits: what the account's own GCRA depends on."""
+    return config.model_copy(update={"per_path": {}})

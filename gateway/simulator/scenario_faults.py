@@ -23,8 +23,11 @@ DELETE   /_sim/requests           clears the log and counts -> ``{"cleared": n, 
 GET      /_sim/calls              ``{"total": n, "calls": {path: n},
                                   "rets": {path: {"<ret>" or "null": n}}}``
 GET      /_sim/violations         ``{"count", "checked", "rate_limit", "bucket_ms",
-                                  "timeline": [{"mono", "ts", "arrivals", "over_limit"}]}``
-DELETE   /_sim/violations         clears violations, timeline and GCRA state; answers as GET
+                                  "timeline": [{"mono", "ts", "arrivals", "over_limit"}],
+                                  "per_path": {path: {"count", "checked", "rate_limit",
+                                  "bucket_ms", "timeline"}}}``: the account's limit, and
+                                  each path of ``rate_limit.per_path`` on its own
+DELETE   /_sim/violations         clears violations, timelines and GCRA states; answers as GET
 =======  =======================  =========================================================
 """
 

@@ -104,11 +104,12 @@ class VendorClient(VendorEndpointMethods):
         if token is not None:
             params["token"] = token
         if self._limiter is not None:
-            # Every HTTP request counts against the vendor's limit, token fetches included.
+            # Every HTTP request counts against the vendor's limit, token fetches included;
+            # the path, for an endpoint the vendor also limits on its own.
             with span(
                 "ratelimit wait", attributes={"ratelimit.lane": budget.lane.value}
             ) as current:
-                waited = await self._limiter.acquire(budget.lane, budget.deadline)
+                waited = await self._limiter.acquire(budget.lane, budget.deadline, endpoint.path)
                 current.set_attribute("ratelimit.wait_s", waited)
             RATELIMIT_WAIT.labels(budget.lane.value).observe(waited)
         body = await self._transport.send(endpoint, params, files)

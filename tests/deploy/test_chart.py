@@ -633,6 +633,33 @@ def test_config_change_rolls_the_pods(render: Render) -> None:
     )
 
 
+def test_endpoint_rate_limits_are_one_json_value(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rate_limit.endpoints is keyed by vendor paths: one JSON variable (a ConfigMap key cannot
+    hold a "/"), which the gateway reads back, also for a further account."""
+    endpoints = {"/room/get_statistic": 5, "/room/list": 2.5}
+    manifests = render(
+        sets={
+            "config.vendor.rate_limit.endpoints": endpoints,
+            "config.accounts": {"emea": {"rate_limit": {"endpoints": endpoints}}},
+        }
+    )
+    (configmap,) = by_kind(manifests, "ConfigMap").values()
+    data = configmap["data"]
+    assert not [key for key in data if "/" in key]
+    for key in [k for k in os.environ if k.startswith("GATEWAY_")]:
+        monkeypatch.delenv(key)
+    for prefix in ("GATEWAY_VENDOR", "GATEWAY_ACCOUNTS__EMEA"):
+        value = data[f"{prefix}__RATE_LIMIT__ENDPOINTS"]
+        assert json.loads(value) == endpoints
+        monkeypatch.setenv(f"{prefix}__RATE_LIMIT__ENDPOINTS", value)
+    settings = GatewaySettings()
+    emea = settings.account("emea")
+    assert emea is not None
+    assert settings.vendor.rate_limit.endpoints == emea.rate_limit.endpoints == endpoints
+
+
 # ---------------------------------------------------------------------------------------
 # scaling, disruption, network, ingress, monitoring
 

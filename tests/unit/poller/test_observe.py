@@ -160,9 +160,11 @@ async def test_reads_draw_on_the_poller_lane(rig: Rig) -> None:
     lanes: list[Lane] = []
 
     class Recording(InProcessRateLimiter):
-        async def acquire(self, lane: Lane = Lane.COMMANDS, deadline: float | None = None) -> float:
+        async def acquire(
+            self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
+        ) -> float:
             lanes.append(lane)
-            return await super().acquire(lane, deadline)
+            return await super().acquire(lane, deadline, path)
 
     async with embedded_simulator(SimulatorSettings(port=free_port())) as url:
         client = VendorClient(

@@ -87,15 +87,17 @@ The named container port a role is probed on: the operations port ("ops") when i
 
 {{/*
 The ConfigMap's data: one GATEWAY_ variable per leaf of the `config` tree. A non-empty map
-nests (its keys joined with "__"); null is left out (the gateway's default applies); strings
-are taken as they are; numbers, booleans, lists and empty maps as JSON, which is what
-pydantic-settings parses (numbers through toJson never turn into 1e+06 notation).
+nests (its keys joined with "__"), unless its keys are vendor paths (rate_limit.endpoints):
+those are data, not setting names, and a ConfigMap key cannot hold a "/"; such a map is one
+JSON value. null is left out (the gateway's default applies); strings are taken as they are;
+numbers, booleans, lists and empty maps as JSON, which is what pydantic-settings parses
+(numbers through toJson never turn into 1e+06 notation).
 */}}
 {{- define "gateway.configEnv" -}}
 {{- $prefix := .prefix }}
 {{- range $key, $value := .tree }}
 {{- $name := printf "%s%s" $prefix (upper $key) }}
-{{- if and (kindIs "map" $value) (gt (len $value) 0) }}
+{{- if and (kindIs "map" $value) (gt (len $value) 0) (not (hasPrefix "/" (keys $value | sortAlpha | first))) }}
 {{- include "gateway.configEnv" (dict "tree" $value "prefix" (printf "%s__" $name)) }}
 {{- else if kindIs "invalid" $value }}
 {{- else if kindIs "string" $value }}
