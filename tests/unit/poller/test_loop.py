@@ -223,7 +223,8 @@ async def test_one_accounts_stuck_vendor_never_delays_anothers_cycles() -> None:
     assert {e["account"] for e in events} == {"default"}
     assert {e["data"]["account"] for e in events} == {"default"}
     keys = {k for t, k, _ in producer.committed if t == "state"}
-    assert keys and all(k.startswith(b"default/") for k in keys)
+    assert keys
+    assert all(k.startswith(b"default/") for k in keys)
 
 
 async def test_the_first_cycle_rewrites_state_of_the_old_format() -> None:

@@ -133,7 +133,7 @@ def test_records_of_format_1_load_as_the_default_account_and_are_rewritten() -> 
     assert (state.rooms["r1"].seq, state.rooms_seen) == (3, True)
     assert snapshot.legacy_keys == {b"room:r1", b"meta"}
     rewritten = dict(encode_state(state, "default", delete=snapshot.legacy_keys))
-    assert rewritten[b"room:r1"] is None and rewritten[b"meta"] is None
+    assert (rewritten[b"room:r1"], rewritten[b"meta"]) == (None, None)
     assert set(rewritten) - set(old) == {b"default/room:r1", b"default/meta"}
     assert parse_records(old | rewritten).accounts == {"default": state}
 

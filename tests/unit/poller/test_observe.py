@@ -276,7 +276,8 @@ async def test_reads_that_miss_the_window_are_deferred_not_failed() -> None:
             took = asyncio.get_running_loop().time() - started
         finally:
             await client.aclose()
-    assert observation.rooms is not None and len(observation.rooms) == 20
+    assert observation.rooms is not None
+    assert len(observation.rooms) == 20
     assert 0 < len(observation.participants) < 20
     assert stats.deferred == 20 - len(observation.participants)
     assert stats.failed == {}
