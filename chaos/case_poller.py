@@ -256,10 +256,18 @@ def _audit(
     delays = [first[k] - t for k, t in wanted.items() if k in first]
     delays += [ended - t for k, t in wanted.items() if k not in first]
     audit.max_stall_s = round(max(delays, default=0.0), 2)
-    sequences: dict[str, list[int]] = defaultdict(list)
+    # Sequences count per room opening: a room.opened starts a new run at 1.
+    sequences: dict[str, list[list[int]]] = defaultdict(lambda: [[]])
     for e in events:
-        sequences[str(e.get("partitionkey"))].append(int((e.get("data") or {}).get("sequence", 0)))
-    gaps = {k: s for k, s in sequences.items() if s != list(range(1, len(s) + 1))}
+        runs = sequences[f"{e.get('account')}/{e.get('partitionkey')}"]
+        if str(e.get("type", "")).endswith(".room.opened") and runs[-1]:
+            runs.append([])
+        runs[-1].append(int((e.get("data") or {}).get("sequence", 0)))
+    gaps = {
+        k: runs
+        for k, runs in sequences.items()
+        if any(run != list(range(1, len(run) + 1)) for run in runs)
+    }
     if gaps:
         audit.problems.append(
             f"sequence gaps or repeats in {len(gaps)} rooms/servers: {list(gaps.items())[:2]}"
