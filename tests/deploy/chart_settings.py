@@ -116,9 +116,11 @@ def _clean(node: Any) -> Any:
     any_of = out.get("anyOf")
     if isinstance(any_of, list) and {"type": "null"} in any_of and len(any_of) == 2:
         (other,) = [s for s in any_of if s != {"type": "null"}]
-        if set(other) == {"type"} and isinstance(other["type"], str):
+        if "type" in other and isinstance(other["type"], str):
+            # Bounds (exclusiveMinimum, ...) apply to numbers only, so they may stay beside
+            # the nullable type.
             del out["anyOf"]
-            out = {"type": [other["type"], "null"], **out}
+            out = {**other, "type": [other["type"], "null"], **out}
     return out
 
 
