@@ -41,7 +41,7 @@ services: ## start local Kafka and Redis if they are not running
 services-down: ## stop local Kafka and Redis
 	scripts/services.sh down
 
-bench: $(VENV)/.installed-bench services ## benchmarks -> docs/benchmarks.md (~9 min; BENCH_ARGS=--quick: ~3)
+bench: $(VENV)/.installed-bench services ## benchmarks -> docs/benchmarks.md (~22 min; BENCH_ARGS=--quick: ~9)
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 helm: ## build helm (Go module proxy) into .cache/tools once; the chart tests use it

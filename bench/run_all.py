@@ -1,14 +1,16 @@
 """Run every benchmark scenario, collect their JSON lines, render docs/benchmarks.md.
 
-    .venv/bin/python bench/run_all.py             # full sizes (make bench), ~6 min on 2 cores
-    .venv/bin/python bench/run_all.py --quick     # smoke run, ~2 min (BENCH_ARGS=--quick)
+    .venv/bin/python bench/run_all.py             # full sizes (make bench), ~22 min on 2 cores
+    .venv/bin/python bench/run_all.py --quick     # smoke run, ~9 min (BENCH_ARGS=--quick)
     .venv/bin/python bench/run_all.py --render-only   # re-render the report from summary.json
 
 Each scenario runs as its own process (``bench/<scenario>.py``), one after the other, and
 prints one JSON line; this collects them into ``bench/results/summary.json`` with the machine,
 the exact command lines and the durations, copies the PNG plots to ``docs/benchmarks/`` and
-writes ``docs/benchmarks.md``. While the scenarios run, a monitor samples the machine's load
-and notes other processes using CPU (the numbers are only as good as the machine was quiet).
+writes ``docs/benchmarks.md``. Most of the time goes to the poller freshness scenario, which
+runs the poller at its real cadence and budget (minutes per room count). While the scenarios
+run, a monitor samples the machine's load and notes other processes using CPU (the numbers
+are only as good as the machine was quiet).
 A scenario that fails is reported as failed; the others still run.
 """
 
@@ -57,6 +59,9 @@ SCENARIOS: list[tuple[str, str, list[str], int, int]] = [
     ("rate_limit_fidelity", "rate_limit_fidelity.py", [], 600, 300),
     ("poller_cost", "poller_cost.py", [], 900, 300),
     ("webhook_ingress", "webhook_ingress.py", [], 600, 300),
+    # ~13 min full (two N, each ~100 s of first cycle, 90 s of changes, up to 120 s of wait),
+    # ~5 min quick.
+    ("poller_freshness", "poller_freshness.py", [], 1500, 600),
 ]
 
 
@@ -976,6 +981,118 @@ def section_poller(summary: dict[str, Any]) -> str:
     )
 
 
+def _freshness_run(run: dict[str, Any], bound: float) -> list[str]:
+    """One N of the freshness scenario: what ran, the verdict, the table per event type."""
+    v, whole = run["vendor"], run.get("vendor_whole_measurement") or run["vendor"]
+    changes = ", ".join(f"{n} {k}s" for k, n in sorted(run["changes"].items()))
+    cold = run.get("changes_in_rooms_not_yet_snapshotted", 0)
+    verdict = "**met**" if run["goal"]["met"] else "**not met**"
+    worst = [
+        f"{name} {_f(g['p95_with_missed_s'], 1) if g['p95_with_missed_s'] is not None else '∞'}"
+        for name, g in run["goal"]["types"].items()
+    ]
+    failed = run.get("poller_log", {}).get("failed_reads") or {}
+    text = (
+        f"**{run['rooms']:,} rooms**: seeded in {run['seed_s']:,.1f} s; every room.opened on "
+        f"the topic {run['snapshot_s']:,.0f} s after the poller started, "
+        + (
+            f"every room's participants {run['participants_snapshot_s']:,.0f} s later; "
+            if run.get("participants_snapshot_s") is not None
+            else f"the participants of {run.get('rooms_snapshotted_at_changes', 0):,} rooms "
+            "when the changes began; "
+        )
+        + f"{sum(run['changes'].values()):,} changes in {run['changes_s']:,.0f} s ({changes})"
+        + (
+            f", {cold:,} of them in rooms whose participants were not yet on the topic"
+            if cold
+            else ""
+        )
+        + f", then {run['drain_s']:,.0f} s of waiting. Vendor requests during the changes: "
+        f"{_f(v['rate_per_s'], 2)}/s (busiest 1 s: {v['busiest_1s']}); from the first change to "
+        f"the end of the wait, {whole['requests']:,} requests for {whole['events_emitted']:,} "
+        f"events = **{_f(whole['requests_per_event'], 2)} requests per event**; room list to "
+        f"room list {_f(whole['room_list_every_s']['median'], 1)} s (median), "
+        f"{_f(whole['room_list_every_s']['max'], 1)} s (max)."
+        + (
+            " Failed reads logged by the poller: "
+            + ", ".join(f"{k} {n:,}" for k, n in failed.items())
+            + "."
+            if failed
+            else ""
+        )
+        + f" Goal, p95 ≤ {bound:g} s with missed changes counted as late: {verdict} "
+        f"({', '.join(worst)} s)."
+    )
+    rows = [
+        [
+            name,
+            t["expected"],
+            t["count"],
+            _f(t["p50_s"], 1),
+            _f(t["p95_s"], 1),
+            _f(t["max_s"], 1),
+            (f"**{t['missed']:,}**" if t["missed"] else "0")
+            + (
+                f" ({t['missed_room_not_yet_snapshotted']:,} in rooms not yet snapshotted)"
+                if t.get("missed_room_not_yet_snapshotted")
+                else ""
+            ),
+            _f(t["p95_with_missed_s"], 1) if t["p95_with_missed_s"] is not None else "∞",
+        ]
+        for name, t in run["types"].items()
+    ]
+    table = _table(
+        [
+            "event",
+            "expected",
+            "on Kafka",
+            "p50 s",
+            "p95 s",
+            "max s",
+            "missed",
+            "p95 s, missed counted late",
+        ],
+        rows,
+    )
+    return [text, table]
+
+
+def section_freshness(summary: dict[str, Any]) -> str:
+    r = _report_of(summary, "poller_freshness")
+    if not r:
+        return _failed(summary, "poller_freshness")
+    p = r["poller"]
+    mix = ", ".join(f"{share:.0%} {kind}s" for kind, share in r["change_mix"].items())
+    parts = [
+        "How long after a change at the vendor its event is on Kafka. The poller runs as its "
+        "own process (`gateway run --role poller`, GATEWAY_* settings only, no Redis) with "
+        f"its defaults: participants and room list every {p['participants_interval_s']:g} s, "
+        f"statistics every {p['statistics_interval_s']:g} s, media servers every "
+        f"{p['media_servers_interval_s']:g} s, at most {p['max_rooms_per_cycle']:,} rooms per "
+        f"cycle, {p['concurrency']} reads at once, account budget {p['rate_per_s']:g}/s with "
+        f"poller share {p['poller_share']:g} (its lane: {p['lane_rate_per_s']:g} requests/s). "
+        "The simulator, in its own process, holds N open rooms of two participants. Once every "
+        "room's `room.opened` is on the topic, and every room's participants too (waiting at "
+        f"most {r.get('snapshot_wait_s', 120):g} s for those), and {r.get('settle_s', 10):g} s "
+        "more, the harness makes "
+        f"{r['change_rate_per_s']:g} changes/s for {r['change_seconds']:g} s ({mix}; each room "
+        f"changed at most once, seed {r['seed']}). Latency = the event's broker append time "
+        "(the topic's `LogAppendTime`) − the change's time (midpoint of its scenario-API "
+        "request), for the first matching event; after the last change the harness waits up "
+        f"to {r['drain_s']:g} s, and what has not come by then is *missed*. A close expects "
+        "`room.closed` and a `participant.left` (reason `room_closed`) per participant, an "
+        "open `room.opened` and the opener's `participant.joined`.",
+    ]
+    for run in r["runs"]:
+        parts += _freshness_run(run, r["bound_s"])
+    parts += [
+        f"The goal's bound, {r['bound_s']:g} s, is the participants interval plus one cycle "
+        "of the same length; it is judged on `" + "`, `".join(r["goal_types"]) + "`.",
+        _image("poller_freshness", "poller freshness per event type"),
+    ]
+    return "\n\n".join(parts)
+
+
 def section_webhook(summary: dict[str, Any]) -> str:
     r = _report_of(summary, "webhook_ingress")
     if not r:
@@ -1101,7 +1218,7 @@ def section_profiles() -> list[str]:
     if not profiles:
         return []
     parts = [
-        "## 6. Where the commands role's CPU goes",
+        "## 7. Where the commands role's CPU goes",
         "py-spy profiles of `gateway run --role commands` in scenario 1's load (samples of the "
         "thread holding the GIL), made by `.venv/bin/python bench/profile_commands.py --out "
         "docs/benchmarks/profile-<name>`: a flame graph (`flamegraph.svg`), the collapsed "
@@ -1208,6 +1325,7 @@ def render(summary: dict[str, Any]) -> str:
         *section("## 3. Rate-limit fidelity", "rate_limit_fidelity", section_rate_limit),
         *section("## 4. Poller cost", "poller_cost", section_poller),
         *section("## 5. Webhook ingress", "webhook_ingress", section_webhook),
+        *section("## 6. Poller freshness", "poller_freshness", section_freshness),
         *section_profiles(),
         "## Reading these figures",
         *reading_notes(summary),
@@ -1245,7 +1363,7 @@ def merged(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke sizes (about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smoke sizes (about 9 minutes)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     parser.add_argument("--no-connect", action="store_true", help="skip the Kafka Connect SUT")
     parser.add_argument("--render-only", action="store_true", help="re-render from summary.json")
