@@ -127,12 +127,9 @@ async def produce(
         await producer.stop()
 
 
-async def read_records(
-    bootstrap: str, topic: str, count: int, within: float = 30.0, *, settle: float = 0.5
-) -> list[Any]:
-    """Read ``count`` records (read_committed) from the start of ``topic``, then ``settle`` more
-    seconds to catch any extra (duplicate) record."""
-    consumer = AIOKafkaConsumer(
+def committed_reader(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` from its start, read_committed, no group (not started)."""
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         isolation_level="read_committed",
@@ -140,6 +137,14 @@ async def read_records(
         enable_auto_commit=False,
         group_id=None,
     )
+
+
+async def read_records(
+    bootstrap: str, topic: str, count: int, within: float = 30.0, *, settle: float = 0.5
+) -> list[Any]:
+    """Read ``count`` records (read_committed) from the start of ``topic``, then ``settle`` more
+    seconds to catch any extra (duplicate) record."""
+    consumer = committed_reader(bootstrap, topic)
     await consumer.start()
     out: list[Any] = []
     try:

@@ -11,7 +11,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from gateway.app.embedded_simulator import SIMULATOR_KEYS_ENV, simulator_vendor
 from gateway.app.poller_role import run_poller_role
@@ -24,7 +23,7 @@ from gateway.settings import (
     RedisSettings,
     RetrySettings,
 )
-from tests.integration.pipeline import running_role
+from tests.integration.pipeline import committed_reader, running_role
 from tests.services import create_topic, unique_topic
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
     "poller_settings",
     "poller_user_agents",
     "running_poller",
+    "state_topic_contents",
 ]
 
 FAST = {
@@ -137,18 +137,29 @@ def running_poller(settings: GatewaySettings) -> AbstractAsyncContextManager[asy
     return running_role(run_poller_role, settings)
 
 
+async def state_topic_contents(bootstrap: str, topic: str) -> tuple[int, dict[str, bytes | None]]:
+    """The poller's state topic read to its end: (records read, latest value per key; None is
+    a tombstone)."""
+    consumer = committed_reader(bootstrap, topic)
+    await consumer.start()
+    try:
+        latest: dict[str, bytes | None] = {}
+        count = 0
+        while batch := await consumer.getmany(timeout_ms=1000):
+            for records in batch.values():
+                for record in records:
+                    latest[record.key.decode()] = record.value
+                    count += 1
+        return count, latest
+    finally:
+        await consumer.stop()
+
+
 class EventReader:
     """Follows the events topic from the start; ``events`` grows as records arrive."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        self._consumer = committed_reader(bootstrap, topic)
         self.records: list[Any] = []
         self._task: asyncio.Task[None] | None = None
 

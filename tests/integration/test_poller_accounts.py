@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from gateway.app.embedded_simulator import embedded_simulator, free_port, simulator_vendor
 from gateway.settings import RateLimitSettings
@@ -16,6 +15,7 @@ from tests.integration.poller_support import (
     make_poller_topics,
     poller_settings,
     running_poller,
+    state_topic_contents,
 )
 
 
@@ -25,24 +25,8 @@ async def _join(sim: httpx.AsyncClient, room: str, user: str) -> None:
 
 async def _state_keys(bootstrap: str, topic: str) -> set[str]:
     """The live keys of the poller's state topic (latest value not a tombstone)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    try:
-        latest: dict[str, bytes | None] = {}
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for record in records:
-                    latest[record.key.decode()] = record.value
-        return {key for key, value in latest.items() if value is not None}
-    finally:
-        await consumer.stop()
+    _, latest = await state_topic_contents(bootstrap, topic)
+    return {key for key, value in latest.items() if value is not None}
 
 
 async def test_one_accounts_outage_never_delays_the_others_events(

@@ -16,12 +16,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateway.app.kafka import make_consumer
 from gateway.poller import KafkaStateStore
-from tests.integration.poller_support import make_poller_topics, poller_settings, running_poller
+from tests.integration.pipeline import committed_reader
+from tests.integration.poller_support import (
+    make_poller_topics,
+    poller_settings,
+    running_poller,
+    state_topic_contents,
+)
 
 ROOMS = int(os.environ.get("POLLER_BOUNDED_ROOMS", "1000"))
 BATCH = 500
@@ -33,14 +38,7 @@ class Counter:
     would cost more than the poller)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
+        self._consumer = committed_reader(bootstrap, topic)
         self.opened = 0
         self.closed = 0
         self.finals = 0
@@ -100,26 +98,8 @@ async def _all(calls: list[Callable[[], Awaitable[httpx.Response]]]) -> None:
 
 async def _live_keys(bootstrap: str, topic: str) -> tuple[int, int]:
     """(records read from the beginning, keys whose latest value is not a tombstone)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    try:
-        latest: dict[bytes, bytes | None] = {}
-        count = 0
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for records in batch.values():
-                for record in records:
-                    latest[record.key] = record.value
-                    count += 1
-        return count, sum(value is not None for value in latest.values())
-    finally:
-        await consumer.stop()
+    count, latest = await state_topic_contents(bootstrap, topic)
+    return count, sum(value is not None for value in latest.values())
 
 
 async def test_closed_rooms_leave_no_state_behind(
