@@ -51,6 +51,13 @@ __all__ = [
 log = logging.getLogger("gateway.app")
 
 _STOP_GRACE_S = 5.0
+# Shares of a participants interval. A cycle's first part (the room list, the final
+# statistics of closed rooms, the participants of rooms whose users changed) is published when
+# its reads are done, at most _URGENT_WINDOW after the cycle started: a join, leave, open or
+# close waits for the next room list (up to one interval) plus that. The second part (the
+# round-robin reads, statistics) ends by _READS_WINDOW, before the next cycle is due.
+_URGENT_WINDOW = 0.3
+_READS_WINDOW = 0.9
 
 
 def build_poller_client(
@@ -118,8 +125,10 @@ def account_polling(
                 concurrency=poller.concurrency,
                 cycle_timeout_s=poller.cycle_timeout_s,
                 statistics_window_s=poller.statistics_window_s,
-                # Per-room reads must not hold up the next room list (joins, leaves, closes).
-                reads_window_s=cadences[Kind.PARTICIPANTS].interval_s,
+                # The first part of a cycle (room list, urgent reads) is published within
+                # this share of an interval; the rest of the reads end before the next cycle.
+                urgent_window_s=cadences[Kind.PARTICIPANTS].interval_s * _URGENT_WINDOW,
+                reads_window_s=cadences[Kind.PARTICIPANTS].interval_s * _READS_WINDOW,
                 final_statistics_grace_s=poller.final_statistics_grace_s,
             ),
         ),

@@ -35,7 +35,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from gateway.errors import GatewayError
 from gateway.messages.changes import change_event, change_event_bytes
 from gateway.messages.headers import CONTENT_TYPE
-from gateway.poller.diff import Diff, diff
+from gateway.poller.diff import Diff, Observation, diff
 from gateway.poller.model import PollerState
 from gateway.poller.observe import CycleStats, Observer
 from gateway.poller.schedule import Cadence, Kind, Schedule
@@ -232,10 +232,11 @@ class Poller:
     ) -> None:
         schedule = Schedule(polling.cadences or self._config.cadences, self._rng)
         while not term_over.is_set():
-            due = schedule.due(time.monotonic())
+            started = time.monotonic()
+            due = schedule.due(started)
             if due:
                 state = await self.cycle(producer, state, due, account=account)
-                schedule.done(due, time.monotonic())
+                schedule.done(due, time.monotonic(), started)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     term_over.wait(), max(0.0, schedule.next_due() - time.monotonic())
@@ -264,10 +265,13 @@ class Poller:
     async def _cycle(
         self, producer: AIOKafkaProducer, state: PollerState, due: set[Kind], account: str
     ) -> PollerState:
-        try:
-            observation, reads = await self._accounts[account].observer.observe(due, state)
-            self.stats.last_cycle = reads
-            result = diff(state, observation, account)
+        current = state
+        events = 0
+
+        async def publish(observation: Observation) -> PollerState:
+            """Diff and publish one part of the cycle; the state moves on after the commit."""
+            nonlocal current, events
+            result = diff(current, observation, account)
             rewrite = self._rewrite.get(account)
             if rewrite is not None:
                 records = encode_state(result.state, account, delete=rewrite)
@@ -276,33 +280,43 @@ class Poller:
             if result.changes or records:
                 await self._publish(producer, result, records)
             self._rewrite.pop(account, None)
+            current = result.state
+            events += len(result.changes)
+            self.stats.events += len(result.changes)
+            self.stats.removed_rooms += len(result.removed_rooms)
+            for change in result.changes:
+                POLLER_EVENTS.labels(change.name).inc()
+            return current
+
+        observer = self._accounts[account].observer
+        try:
+            # The first part (room list, urgent reads) is published from inside observe.
+            second, reads = await observer.observe(due, state, publish)
+            self.stats.last_cycle = reads
+            await publish(second)
         except KafkaError:
             raise  # the producer may be unusable: end the term, start a fresh one
         except LeaseLostError:
             log.info("poller: lease lost during a cycle; its transaction was aborted")
-            return state
+            return current
         except Exception:
             self.stats.failed_cycles += 1
             log.exception(
                 "poller cycle of account %s failed; the next one starts from the same snapshot",
                 account,
             )
-            return state
-        self.stats.events += len(result.changes)
-        self.stats.removed_rooms += len(result.removed_rooms)
-        for change in result.changes:
-            POLLER_EVENTS.labels(change.name).inc()
-        if result.changes or reads.failed:
+            return current
+        if events or reads.failed:
             log.info(
                 "poller cycle of account %s: %d events, %d vendor calls, %d reads deferred,"
                 " failed reads %s",
                 account,
-                len(result.changes),
+                events,
                 reads.calls,
                 reads.deferred,
                 reads.failed or "none",
             )
-        return result.state
+        return current
 
     async def _publish(
         self, producer: AIOKafkaProducer, result: Diff, records: list[tuple[bytes, bytes | None]]

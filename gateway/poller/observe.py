@@ -8,14 +8,18 @@ only, full jitter, bounded by attempts and by the cycle's deadline). A read that
 is left out of the observation, so the diff keeps that room's (or kind's) last state; the
 failure is logged and counted, never raised.
 
-Membership needs no per-room read: ``/room/list`` carries every open room's users. The
-per-room reads of a cycle go to the rooms that need them most (see `schedule.RoundRobin`) and
-must get a rate-limit slot within ``reads_window_s`` (about one participants interval): the
-reads that would wait longer are deferred to the next cycles (counted, not failures), so a
-large estate never delays the next room list, and with it the next joins and leaves.
+Membership needs no per-room read: ``/room/list`` carries every open room's users. A cycle
+comes in two parts, so that what the room list tells goes out at once. The first part reads
+the room list, the final statistics of rooms that closed, the participants of rooms whose
+users changed (so a join is reported with its details) and the media-server counts, within
+``urgent_window_s``, and hands that to the caller to publish. The second part reads the
+participants of rooms known from the list only, then round-robin, and the statistics, within
+``reads_window_s`` of the cycle's start, for the caller to publish after it. Reads that would
+not get a rate-limit slot within their window are deferred to later cycles (counted, not
+failures), so a large estate never delays the next room list, nor its joins and leaves.
 
-A room that left the list (closed) has its statistics read once more, before any other
-per-room read: its final statistics. Until that read succeeds the room stays *closing*; after
+A room that left the list (closed) has its statistics read once more, first of all per-room
+reads: its final statistics. Until that read succeeds the room stays *closing*; after
 ``final_statistics_grace_s`` it is given up (``abandoned``).
 """
 
@@ -25,8 +29,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -61,11 +65,14 @@ from gateway.vendor_api.generated.endpoints.room import (
     RoomStatisticGetRequest,
 )
 
-__all__ = ["CycleStats", "Observer", "ObserverConfig", "RetryRunner"]
+__all__ = ["CycleStats", "Observer", "ObserverConfig", "Publish", "RetryRunner"]
 
 log = logging.getLogger("gateway.poller")
 
 T = TypeVar("T")
+
+# Publishes the first part of a cycle; answers the state after it.
+Publish = Callable[[Observation], Awaitable[PollerState]]
 
 # /media_server/user_count answers 11003 when no media server is online: that is an answer.
 NO_SERVER_ONLINE = 11003
@@ -89,7 +96,9 @@ class ObserverConfig:
     concurrency: int = 8
     cycle_timeout_s: float = 120.0
     statistics_window_s: float = 86400.0
-    # Per-room reads that cannot start within this long after the room list are deferred.
+    # Per-room reads that cannot start within this long after the cycle started are deferred:
+    # the first part's (urgent), and all of them.
+    urgent_window_s: float | None = None
     reads_window_s: float | None = None
     final_statistics_grace_s: float = 600.0
 
@@ -131,56 +140,85 @@ class Observer:
         self._participants_rr = RoundRobin(config.max_rooms)
         self._statistics_rr = RoundRobin(config.max_rooms)
 
-    async def observe(self, due: set[Kind], state: PollerState) -> tuple[Observation, CycleStats]:
-        """Read the kinds in ``due``; what fails stays out of the observation."""
+    async def observe(
+        self, due: set[Kind], state: PollerState, publish: Publish | None = None
+    ) -> tuple[Observation, CycleStats]:
+        """Read the kinds in ``due``; what fails stays out of the observation.
+
+        With ``publish``, the first part's observation goes to ``publish`` (which answers the
+        state after it) as soon as it is read, and the second part's is returned. Without,
+        one observation of both is returned (the tests', the benchmark's).
+        """
         now = self._clock()
         stats = CycleStats()
         deadline = now + self._config.cycle_timeout_s
-        window_s = self._config.reads_window_s
-        reads_deadline = deadline if window_s is None else min(deadline, now + window_s)
-        rooms: dict[str, Room] | None = None
-        members: dict[str, Mapping[str, str]] = {}
-        participants: dict[str, Mapping[str, Participant]] = {}
-        statistics: dict[str, Counters] = {}
-        final: dict[str, Counters] = {}
-        abandoned: frozenset[str] = frozenset()
-        window: tuple[int, int] | None = None
-        servers: dict[str, int] | None = None
         budget = RequestBudget(Lane.POLLER, deadline)
-        reads = RequestBudget(Lane.POLLER, reads_deadline)
+        config = self._config
+        reads = RequestBudget(Lane.POLLER, self._within(now, config.reads_window_s))
+        # No window of its own: the first part may use the whole reads window.
+        urgent_s = (
+            config.reads_window_s if config.urgent_window_s is None else config.urgent_window_s
+        )
+        urgent = RequestBudget(Lane.POLLER, self._within(now, urgent_s))
+        end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
+        window = (end - int(self._config.statistics_window_s), end)
+        listed: dict[str, tuple[Room, dict[str, str]]] | None = None
+        settled: set[str] = set()  # rooms whose participants the first part read or failed
+        first = Observation(observed_at=_now_rfc3339(now), observed_ts=now)
         if due & {Kind.PARTICIPANTS, Kind.STATISTICS}:
             listed = await self._room_list(stats, budget)
-            end = math.ceil(now)  # the vendor's end_time is inclusive, in seconds
-            window = (end - int(self._config.statistics_window_s), end)
             if listed is not None:
                 rooms = {room_id: room for room_id, (room, _) in listed.items()}
-                members = {room_id: users for room_id, (_, users) in listed.items()}
                 stats.rooms_open = len(rooms)
                 closing = sorted(
                     {r for r in state.open_rooms() if r not in rooms} | state.closing_rooms().keys()
                 )
-                final = await self._read_statistics(closing, window, stats, reads)
+                final = await self._read_statistics(closing, window, stats, urgent)
                 stats.final_statistics_read = len(final)
-                abandoned = self._abandoned(state, final, now)
+                changed: dict[str, Mapping[str, Participant]] = {}
                 if Kind.PARTICIPANTS in due:
-                    participants = await self._participants(listed, state, stats, reads)
-                if Kind.STATISTICS in due:
-                    statistics = await self._statistics(sorted(rooms), state, window, stats, reads)
+                    changed, settled = await self._participants(
+                        listed, state, stats, urgent, urgent=True
+                    )
+                first = replace(
+                    first,
+                    rooms=rooms,
+                    members={room_id: users for room_id, (_, users) in listed.items()},
+                    participants=changed,
+                    statistics_window=window,
+                    final_statistics=final,
+                    abandoned=self._abandoned(state, final, now),
+                )
         if Kind.MEDIA_SERVERS in due:
-            servers = await self._servers(stats, budget)
-        observation = Observation(
-            observed_at=_now_rfc3339(now),
-            observed_ts=now,
-            rooms=rooms,
-            members=members,
-            participants=participants,
+            first = replace(first, servers=await self._servers(stats, budget))
+        if publish is not None:
+            state = await publish(first)
+        rest: dict[str, Mapping[str, Participant]] = {}
+        statistics: dict[str, Counters] = {}
+        if listed is not None:
+            if Kind.PARTICIPANTS in due:
+                rest, _ = await self._participants(
+                    listed, state, stats, reads, urgent=False, skip=settled
+                )
+            if Kind.STATISTICS in due:
+                statistics = await self._statistics(sorted(listed), state, window, stats, reads)
+        stats.participants_read = len(first.participants) + len(rest)
+        if publish is None:
+            both = {**first.participants, **rest}
+            return replace(first, participants=both, statistics=statistics), stats
+        later = self._clock()
+        second = Observation(
+            observed_at=_now_rfc3339(later),
+            observed_ts=later,
+            participants=rest,
             statistics=statistics,
             statistics_window=window,
-            final_statistics=final,
-            abandoned=abandoned,
-            servers=servers,
         )
-        return observation, stats
+        return second, stats
+
+    @staticmethod
+    def _within(now: float, window_s: float | None) -> float | None:
+        return None if window_s is None else now + window_s
 
     def _abandoned(
         self, state: PollerState, final: Mapping[str, Counters], now: float
@@ -206,6 +244,7 @@ class Observer:
         attempt: Callable[[], Awaitable[T]],
         stats: CycleStats,
         budget: RequestBudget,
+        on_defer: Callable[[], None] | None = None,
     ) -> T | None:
         async def counted() -> T:
             stats.calls += 1
@@ -215,6 +254,8 @@ class Observer:
             return await self._retry.run(counted, budget.deadline)
         except RateLimitDeadlineError:
             stats.deferred += 1  # no slot in this cycle's window: a later cycle reads it
+            if on_defer is not None:
+                on_defer()
             return None
         except GatewayError as exc:
             stats.failed[what] = stats.failed.get(what, 0) + 1
@@ -255,9 +296,14 @@ class Observer:
         state: PollerState,
         stats: CycleStats,
         budget: RequestBudget,
-    ) -> dict[str, Mapping[str, Participant]]:
-        # First the rooms whose users changed (a join or leave to describe in full), then
-        # those whose participants are known from the list only.
+        *,
+        urgent: bool,
+        skip: Iterable[str] = (),
+    ) -> tuple[dict[str, Mapping[str, Participant]], set[str]]:
+        """``urgent``: the rooms whose users changed (a join or leave to describe in full).
+        Otherwise: those whose participants are known from the list only, then the others
+        round-robin (``skip``: settled already). Returns the participants read, and the rooms
+        settled: read or failed (not deferred for want of a rate-limit slot)."""
         changed, partial = [], []
         for room_id, (_, users) in listed.items():
             known = state.rooms.get(room_id)
@@ -269,7 +315,15 @@ class Observer:
                 changed.append(room_id)
             elif known.details_pending:
                 partial.append(room_id)
-        chosen = self._participants_rr.pick(sorted(listed), changed, partial)
+        if urgent:
+            chosen = sorted(changed)[: self._config.max_rooms]
+        else:
+            done = set(skip)
+            rest = [r for r in sorted(listed) if r not in done]
+            room_left = max(0, self._config.max_rooms - len(done))
+            chosen = self._participants_rr.pick(rest, partial, changed, limit=room_left)
+
+        deferred: set[str] = set()
 
         async def read(room_id: str) -> dict[str, Participant] | None:
             answer = await self._call(
@@ -279,6 +333,7 @@ class Observer:
                 ),
                 stats,
                 budget,
+                on_defer=lambda: deferred.add(room_id),
             )
             if answer is None:
                 return None
@@ -293,9 +348,7 @@ class Observer:
                 return None
             return participants
 
-        result = await self._gather(chosen, read)
-        stats.participants_read = len(result)
-        return dict(result)
+        return dict(await self._gather(chosen, read)), set(chosen) - deferred
 
     async def _statistics(
         self,

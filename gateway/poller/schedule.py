@@ -2,7 +2,9 @@
 
 Cadence per data kind: participants often, statistics less, media-server user counts in
 between. After a kind was read, it is next due ``interval * (1 ± jitter)`` after the cycle
-*ended*, so a slow cycle delays the next one and cycles never stack. The room list is read in
+*started*, or when it ended if that is later: a cycle shorter than the interval keeps the
+cadence (the room list, and with it joins, leaves and closes, every interval), a slow cycle
+delays the next one, and cycles never stack. The room list is read in
 every cycle that reads participants or statistics (they need to know which rooms are open).
 
 Large estates are read round-robin: a cycle reads at most ``max_rooms`` rooms per kind,
@@ -57,10 +59,12 @@ class Schedule:
         """The kinds due at ``now``."""
         return {k for k in self.cadences if self.due_at.get(k, float("-inf")) <= now}
 
-    def done(self, kinds: Iterable[Kind], ended: float) -> None:
-        """``kinds`` were read (or tried) in a cycle that ended at ``ended``."""
+    def done(self, kinds: Iterable[Kind], ended: float, started: float | None = None) -> None:
+        """``kinds`` were read (or tried) in a cycle from ``started`` (default: ``ended``) to
+        ``ended``."""
+        begun = ended if started is None else started
         for kind in kinds:
-            self.due_at[kind] = self.cadences[kind].next_after(ended, self.rng)
+            self.due_at[kind] = max(self.cadences[kind].next_after(begun, self.rng), ended)
 
     def next_due(self) -> float:
         """The earliest time a kind becomes due."""
@@ -74,24 +78,28 @@ class RoundRobin:
     limit: int
     cursor: str | None = None
 
-    def pick(self, rooms: Sequence[str], *urgent: Iterable[str]) -> list[str]:
+    def pick(
+        self, rooms: Sequence[str], *urgent: Iterable[str], limit: int | None = None
+    ) -> list[str]:
         """``rooms`` sorted by id; the rooms of each ``urgent`` tier (subsets) go first, tier
-        by tier, then the others from where the previous pick stopped."""
+        by tier, then the others from where the previous pick stopped; at most ``limit``
+        (default: the round-robin's own)."""
+        most = self.limit if limit is None else min(limit, self.limit)
         chosen: list[str] = []
         taken: set[str] = set()
         members = set(rooms)
         for tier in urgent:
             for room in sorted(set(tier).intersection(members) - taken):
-                if len(chosen) >= self.limit:
+                if len(chosen) >= most:
                     break
                 chosen.append(room)
                 taken.add(room)
-        if len(rooms) <= self.limit:
+        if len(rooms) <= most:
             self.cursor = None
             return chosen + [r for r in rooms if r not in taken]
         i = 0 if self.cursor is None else bisect.bisect_right(rooms, self.cursor)
         for _ in range(len(rooms)):
-            if len(chosen) >= self.limit:
+            if len(chosen) >= most:
                 break
             room = rooms[i % len(rooms)]
             if room not in taken:

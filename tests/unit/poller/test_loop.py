@@ -66,7 +66,10 @@ class FakeObserver:
         self.answers = list(answers)
         self.calls = 0
 
-    async def observe(self, due: set[Kind], state: PollerState) -> tuple[Observation, CycleStats]:
+    async def observe(
+        self, due: set[Kind], state: PollerState, publish: Any = None
+    ) -> tuple[Observation, CycleStats]:
+        """The queued answer as the cycle's second part (the first part publishes nothing)."""
         self.calls += 1
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
@@ -185,7 +188,7 @@ async def test_stop_cancels_a_slow_cycle() -> None:
     """A cycle stuck on the vendor does not hold up a stop."""
 
     class Slow(FakeObserver):
-        async def observe(self, due: set[Kind], state: PollerState) -> Any:
+        async def observe(self, due: set[Kind], state: PollerState, publish: Any = None) -> Any:
             await asyncio.sleep(60)
 
     producer = FakeProducer()
@@ -203,7 +206,7 @@ async def test_one_accounts_stuck_vendor_never_delays_anothers_cycles() -> None:
     its events and state records carrying its own account."""
 
     class Stuck(FakeObserver):
-        async def observe(self, due: set[Kind], state: PollerState) -> Any:
+        async def observe(self, due: set[Kind], state: PollerState, publish: Any = None) -> Any:
             self.calls += 1
             await asyncio.sleep(60)
 

@@ -38,6 +38,15 @@ def test_everything_is_due_first_then_each_kind_on_its_cadence() -> None:
     assert schedule.due(62.0) == set(Kind)
 
 
+def test_a_cycle_shorter_than_the_interval_keeps_the_cadence() -> None:
+    """Due an interval after the cycle started; a cycle longer than that: when it ended."""
+    schedule = Schedule({Kind.PARTICIPANTS: Cadence(5.0, 0.0)}, random.Random(0))
+    schedule.done({Kind.PARTICIPANTS}, ended=3.0, started=0.0)
+    assert schedule.next_due() == 5.0
+    schedule.done({Kind.PARTICIPANTS}, ended=12.0, started=5.0)
+    assert schedule.next_due() == 12.0
+
+
 def test_round_robin_covers_every_room_in_turn() -> None:
     """Ten rooms, four per cycle: every room is read within three cycles, in id order."""
     rooms = [f"r{i:02d}" for i in range(10)]
