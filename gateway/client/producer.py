@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -209,7 +208,7 @@ class Commands:
         topic = self._kafka.commands_topic
         with producer_span(topic):
             await self._producer.send_and_wait(
-                topic, json.dumps(record.envelope).encode(), key=record.key, headers=trace_headers()
+                topic, record.value, key=record.key, headers=trace_headers()
             )
 
     async def _result_watcher(self) -> ResultWatcher:

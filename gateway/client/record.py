@@ -7,6 +7,7 @@ on one room are done in order) and the W3C ``traceparent``.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -32,6 +33,11 @@ class CommandRecord:
 
     envelope: dict[str, Any]
     key: bytes | None
+
+    @property
+    def value(self) -> bytes:
+        """The record's value: the envelope as UTF-8 JSON."""
+        return json.dumps(self.envelope).encode()
 
     @property
     def command_id(self) -> str:
