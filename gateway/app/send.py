@@ -27,5 +27,6 @@ async def send_command(
     Raises :class:`~gateway.app.kafka.KafkaUnreachableError` when no broker answers and
     :class:`~gateway.app.topics.MissingTopicsError` when the commands topic (or, to wait, the
     results topic) does not exist: a producer would wait a minute for a missing topic."""
-    async with Commands.connect(settings.kafka) as commands:
-        return await commands.send_envelope(envelope, key=key, wait=wait_s or None)
+    waits = bool(wait_s)
+    async with Commands.connect(settings.kafka, results=waits) as commands:
+        return await commands.send_envelope(envelope, key=key, wait=wait_s if waits else None)

@@ -54,8 +54,8 @@ class Commands:
     Use as ``async with Commands(kafka) as commands`` or ``async with
     Commands.connect(kafka) as commands``. Connecting checks that the commands topic exists
     (:class:`~gateway.app.topics.MissingTopicsError`) and that a broker answers
-    (:class:`~gateway.app.kafka.KafkaUnreachableError`); the results topic is opened, and
-    checked, with the first command that waits.
+    (:class:`~gateway.app.kafka.KafkaUnreachableError`). The results topic is opened, and
+    checked, with the first command that waits, or on connecting with ``results=True``.
     """
 
     def __init__(
@@ -65,8 +65,13 @@ class Commands:
         account: str | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        results: bool = False,
     ) -> None:
+        """``account``: of every typed command not given one (default: the gateway's
+        ``default``); ``deadline_s``: the deadline of a command sent without wait or deadline;
+        ``results``: open the results reader on connecting (both topics checked at once)."""
         self._kafka = kafka
+        self._results_on_connect = results
         self._account = account
         self._deadline_s = deadline_s
         self._connect_timeout_s = connect_timeout_s
@@ -77,9 +82,24 @@ class Commands:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, kafka: KafkaSettings, **options: Any) -> AsyncIterator[Commands]:
-        """A connected client for the block (``options`` as for the constructor)."""
-        async with cls(kafka, **options) as commands:
+    async def connect(
+        cls,
+        kafka: KafkaSettings,
+        *,
+        account: str | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        results: bool = False,
+    ) -> AsyncIterator[Commands]:
+        """A connected client for the block (the options as for the constructor)."""
+        client = cls(
+            kafka,
+            account=account,
+            deadline_s=deadline_s,
+            connect_timeout_s=connect_timeout_s,
+            results=results,
+        )
+        async with client as commands:
             yield commands
 
     async def __aenter__(self) -> Commands:
@@ -95,11 +115,18 @@ class Commands:
         await self.close()
 
     async def start(self) -> None:
-        """Check the commands topic and connect the producer."""
-        await require_topics(self._kafka, [self._kafka.commands_topic], self._connect_timeout_s)
-        producer = make_producer(self._kafka, client_id=self._client_id)
-        await start_client(producer, self._kafka, timeout_s=self._connect_timeout_s)
+        """Check the topics and connect the producer (and the results reader if asked)."""
+        kafka = self._kafka
+        needed = [kafka.commands_topic] + (
+            [kafka.results_topic] if self._results_on_connect else []
+        )
+        # One check naming every missing topic; a producer would wait a minute for one.
+        await require_topics(kafka, needed, self._connect_timeout_s)
+        producer = make_producer(kafka, client_id=self._client_id)
+        await start_client(producer, kafka, timeout_s=self._connect_timeout_s)
         self._producer = producer
+        if self._results_on_connect:
+            await self._result_watcher(checked=True)
 
     async def close(self) -> None:
         """Stop waiting for results and disconnect."""
@@ -153,6 +180,8 @@ class Commands:
         id), the deadline (now + ``wait``, else now + the client's ``deadline_s``: past it the
         vendor is not called), the Kafka key (the payload's ``room_id``), the account (the
         client's, else the gateway's ``default``)."""
+        if wait is not None and wait <= 0:
+            raise ValueError(f"wait must be positive, or None not to wait: {wait!r}")
         limit_s = self._deadline_s if wait is None else wait
         envelope = build_envelope(
             command.command_type,
@@ -211,12 +240,14 @@ class Commands:
                 topic, record.value, key=record.key, headers=trace_headers()
             )
 
-    async def _result_watcher(self) -> ResultWatcher:
-        """The results reader, opened with the first command that waits."""
+    async def _result_watcher(self, *, checked: bool = False) -> ResultWatcher:
+        """The results reader, opened with the first command that waits (the results topic
+        checked first unless ``checked``)."""
         async with self._opening_results:
             if self._results is None:
-                results_topic = self._kafka.results_topic
-                await require_topics(self._kafka, [results_topic], self._connect_timeout_s)
+                if not checked:
+                    topics = [self._kafka.results_topic]
+                    await require_topics(self._kafka, topics, self._connect_timeout_s)
                 watcher = ResultWatcher(
                     self._kafka,
                     client_id=self._client_id,

@@ -3,11 +3,15 @@ commands role in this process, the vendor simulator over HTTP."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
+from gateway.app.topics import MissingTopicsError
 from gateway.client import CommandFailedError, CommandRejectedError, Commands, ResultTimeoutError
 from gateway.client.commands import RoomCreate, RoomList
+from gateway.settings import KafkaSettings
 from gateway.vendor_api.generated.endpoints.room import RoomCreateResponse, RoomListResponse
 from tests.integration.pipeline import gateway_settings, make_topics, running_gateway
 
@@ -48,3 +52,23 @@ async def test_no_running_gateway_is_a_result_timeout(kafka_bootstrap: str) -> N
             await commands.send(RoomList(), wait=1.0, idempotency_key="idle-1")
     assert sent.key == "79000000043"
     assert raised.value.idempotency_key == "idle-1"
+
+
+async def test_missing_topics_are_named_on_connecting(kafka_bootstrap: str) -> None:
+    """Both topics are checked at once with ``results=True``; without, the results topic is
+    checked with the first command that waits, before anything is sent."""
+    kafka = KafkaSettings(
+        bootstrap_servers=kafka_bootstrap,
+        commands_topic=f"typed-none-{uuid.uuid4().hex}.commands",
+        results_topic=f"typed-none-{uuid.uuid4().hex}.results",
+    )
+    with pytest.raises(MissingTopicsError) as both:
+        async with Commands.connect(kafka, results=True):
+            pass
+    assert both.value.topics == (kafka.commands_topic, kafka.results_topic)
+    topics = await make_topics(kafka_bootstrap, "typed-nores", partitions=1)
+    only_commands = kafka.model_copy(update={"commands_topic": topics.commands})
+    async with Commands.connect(only_commands) as commands:
+        with pytest.raises(MissingTopicsError) as results:
+            await commands.send(RoomList(), wait=5)
+    assert results.value.topics == (kafka.results_topic,)

@@ -179,3 +179,11 @@ async def test_a_failed_result_reader_fails_the_waiters_at_once() -> None:
 
 def test_payload_models_are_vendor_requests() -> None:
     assert isinstance(RoomList(), VendorRequest)
+
+
+@pytest.mark.parametrize("wait", [0, -1.0])
+async def test_a_wait_that_is_not_positive_is_refused_before_sending(wait: float) -> None:
+    client, gateway = _client(_room_created)
+    with pytest.raises(ValueError, match="wait must be positive"):
+        await client.send(RoomList(), wait=wait)
+    assert gateway.records == []
