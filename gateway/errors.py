@@ -17,6 +17,11 @@ keeps this drawing equal to the classes, tests/unit/test_error_tree.py)::
     ├── KafkaUnreachableError           app/kafka.py: no broker answered at the bootstrap servers
     ├── MissingTopicsError              app/topics.py: topics the gateway needs do not exist
     ├── DemoError                       app/demo/output.py: a demo step did not come in time
+    ├── CommandError                    client/errors.py: a sent command did not succeed
+    │   ├── CommandResultError          its result says failed or rejected (code, fields)
+    │   │   ├── CommandFailedError      the vendor refused, retries ran out, deadline passed
+    │   │   └── CommandRejectedError    the gateway refused it without calling the vendor
+    │   └── ResultTimeoutError          no result within the wait (retryable: same key)
     ├── VendorError                     vendor_api/errors.py: the vendor HTTP API
     │   ├── VendorTransportError        no usable answer (retryable)
     │   │   ├── VendorTimeoutError      connect/read/write/pool timeout

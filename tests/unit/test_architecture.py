@@ -21,7 +21,8 @@ LAYERS = [
     {"telemetry", "ratelimit", "idempotency", "retry"},
     {"vendor_api"},
     {"commands", "poller", "webhooks"},
-    {"app"},
+    # The typed producer (client) uses the app's Kafka helpers, and `gateway send` uses it.
+    {"app", "client"},
 ]
 
 

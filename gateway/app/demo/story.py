@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from gateway.app.demo.output import DemoError, Event, Follower, Timeline, clip, describe_result
 from gateway.app.demo.roles import SENDER, DemoRoles
-from gateway.app.send import build_envelope
+from gateway.client.record import build_envelope
 from gateway.webhooks.signature import signed_headers
 
 __all__ = ["Story", "tell"]
