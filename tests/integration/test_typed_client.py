@@ -57,10 +57,11 @@ async def test_no_running_gateway_is_a_result_timeout(kafka_bootstrap: str) -> N
 async def test_missing_topics_are_named_on_connecting(kafka_bootstrap: str) -> None:
     """Both topics are checked at once with ``results=True``; without, the results topic is
     checked with the first command that waits, before anything is sent."""
+    base = f"typed-none-{uuid.uuid4().hex}"  # one base: the error names them sorted
     kafka = KafkaSettings(
         bootstrap_servers=kafka_bootstrap,
-        commands_topic=f"typed-none-{uuid.uuid4().hex}.commands",
-        results_topic=f"typed-none-{uuid.uuid4().hex}.results",
+        commands_topic=f"{base}.commands",
+        results_topic=f"{base}.results",
     )
     with pytest.raises(MissingTopicsError) as both:
         async with Commands.connect(kafka, results=True):
