@@ -91,7 +91,10 @@ async def test_one_replica_polls_and_the_other_takes_over_after_sigkill(
             first_b = (await poller_user_agents(sim, after_kill))[0][0]
             takeover_s = first_b - killed_at
             await reader.wait_for(lambda e: any("u2" in x["subject"] for x in e), what="u2")
-            assert await reader.quiet(2.0) == []
+            # A join is published in its cycle's first part, the statistics it changes in the
+            # second (or a later cycle): only those may still come.
+            late = await reader.quiet(2.0)
+            assert {e["type"] for e in late} <= {"avd.room.statistics.changed"}
             events = reader.events
         finally:
             for process in processes.values():
