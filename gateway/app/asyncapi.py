@@ -444,7 +444,8 @@ _RESULT_TEXT: dict[Status, str] = {
     "failed": "The command was valid but did not succeed: the vendor refused it (data.error.code)"
     ", retries ran out on a transient fault, or the deadline passed.",
     "rejected": "The command was refused before the vendor was called: an invalid envelope or"
-    " payload (data.error.fields), an unknown type, a mismatched idempotency key.",
+    " payload (data.error.fields), an unknown type, an idempotency key reused with another"
+    " payload, a record too deep or too large.",
 }
 
 

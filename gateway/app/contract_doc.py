@@ -194,12 +194,47 @@ def _messages_section(document: dict[str, Any], channel: str, title: str) -> lis
     return rows
 
 
+def _referenced(document: dict[str, Any], names: list[str]) -> list[str]:
+    """``names`` and the named schemas their fields use, each once, in order of first use."""
+    schemas = document["components"]["schemas"]
+    seen: list[str] = []
+    pending = list(names)
+    while pending:
+        name = pending.pop(0)
+        if name in seen or name not in schemas:
+            continue
+        seen.append(name)
+        pending += [_name(ref) for ref in _refs(schemas[name].get("properties", {}))]
+    return seen
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in _refs(item)]
+    return []
+
+
 def _fields_section(document: dict[str, Any], title: str, schema_names: list[str]) -> list[str]:
+    """A field table per schema of ``schema_names`` and per named schema their fields use."""
     rows = [f"## {title}", ""]
-    for name in schema_names:
+    for name in _referenced(document, schema_names):
         schema = document["components"]["schemas"][name]
         rows += [f"`{name}`:", "", *_field_table(schema), ""]
     return rows
+
+
+def _keys_section(document: dict[str, Any]) -> list[str]:
+    rows = ["## Kafka keys", "", "| key | used by | schema |", "|---|---|---|"]
+    messages = document["components"]["messages"].values()
+    for name, binding in document["components"]["messageBindings"].items():
+        ref = f"#/components/messageBindings/{name}"
+        users = sum(1 for m in messages if m["bindings"]["$ref"] == ref)
+        key = binding["kafka"]["key"]
+        rows.append(f"| {name} | {users} messages | {key['type']}: {_cell(key['description'])} |")
+    return [*rows, ""]
 
 
 def _event_data_schemas(document: dict[str, Any]) -> list[str]:
@@ -226,6 +261,10 @@ def render_contract_doc(document: dict[str, Any]) -> str:
         "",
         *_channels_section(document),
         "",
+        *_keys_section(document),
+        *_fields_section(
+            document, "Headers", ["CommandHeaders", "ResultHeaders", "ChangeEventHeaders"]
+        ),
         *_error_codes_section(),
         "",
         *_commands_section(document),

@@ -14,9 +14,11 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
+from typer.testing import CliRunner
 
 from gateway.app.asyncapi import RESULT_MESSAGES, asyncapi_document, change_message_name
-from gateway.app.schemas import check_docs, in_repository
+from gateway.app.cli import app
+from gateway.app.schemas import check_docs, in_repository, write_schemas
 from gateway.messages.events import CHANGE_EVENTS
 from gateway.vendor_api import BY_COMMAND
 
@@ -156,3 +158,28 @@ def test_docs_are_only_checked_in_the_repository(tmp_path: Path) -> None:
     assert in_repository(ROOT)
     (tmp_path / "schemas").mkdir()
     assert not in_repository(tmp_path)
+
+
+def test_schemas_check_fails_on_a_stale_contract_doc_in_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a repository `gateway schemas --check` also checks docs/contract.md; elsewhere (no
+    pyproject.toml, docs/) only the schemas."""
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    write_schemas(tmp_path / "schemas")
+    (tmp_path / "docs" / "contract.md").write_text("stale\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    stale = runner.invoke(app, ["schemas", "--check"])
+    assert stale.exit_code == 1
+    assert "out of date: docs/contract.md" in stale.output
+
+    assert runner.invoke(app, ["schemas"]).exit_code == 0
+    assert check_docs(tmp_path) == []
+    assert runner.invoke(app, ["schemas", "--check"]).exit_code == 0
+
+    (tmp_path / "docs" / "contract.md").write_text("stale\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").unlink()
+    assert runner.invoke(app, ["schemas", "--check"]).exit_code == 0
