@@ -408,26 +408,45 @@ def schemas(
         str | None, typer.Option(help="where to write (or check); default: schemas")
     ] = None,
 ) -> None:
-    """Write JSON Schemas of the envelope, every command payload and every event, and AsyncAPI."""
+    """Write JSON Schemas of the envelope, every command payload and every event, AsyncAPI,
+    and (in the repository) docs/contract.md rendered from it."""
     from pathlib import Path
 
-    from gateway.app.schemas import DEFAULT_DIR, check_schemas, schemas_to_check, write_schemas
+    from gateway.app.schemas import (
+        DEFAULT_DIR,
+        check_docs,
+        check_schemas,
+        in_repository,
+        schemas_to_check,
+        write_docs,
+        write_schemas,
+    )
 
+    # docs/ is the repository's: written and checked only when run there, on ./schemas.
+    with_docs = out is None and in_repository()
     if check:
         copy = schemas_to_check(out)
         drift = check_schemas(copy.root)
         for rel in drift:
             typer.echo(f"out of date: {copy.shown}/{rel}", err=True)
+        stale_docs = check_docs(Path()) if with_docs and not copy.packaged else []
+        for rel in stale_docs:
+            typer.echo(f"out of date: {rel}", err=True)
         which = copy.shown + (" (the copy packaged with the gateway)" if copy.packaged else "")
         if drift:
             why = "differ from the code" if copy.root.is_dir() else "missing: no such directory"
             typer.echo(f"checked {which}: {len(drift)} file(s) {why}", err=True)
+        if stale_docs:
+            typer.echo(f"checked {', '.join(stale_docs)}: stale", err=True)
+        if drift or stale_docs:
             raise typer.Exit(1)
         typer.echo(f"checked {which}: matches the code")
         return
     target = out or DEFAULT_DIR
     for rel in write_schemas(Path(target)):
         typer.echo(f"wrote {target}/{rel}")
+    for rel in write_docs(Path()) if with_docs else []:
+        typer.echo(f"wrote {rel}")
 
 
 @app.command()

@@ -2,10 +2,8 @@
 
 Writes ``schemas/``: ``envelope.schema.json``, ``commands/<Type>.schema.json`` (each command's
 payload), ``events/result.schema.json``, ``events/<name>.schema.json`` (each poller
-change event), ``asyncapi.json`` and ``openapi.json`` (the
-webhook ingress's HTTP API). The AsyncAPI document comes
-from FastStream: a broker that declares the role's channels with their message models (the
-loop itself runs on aiokafka, see ``gateway/commands/consumer.py``). ``--check`` fails on drift.
+change event), ``asyncapi.json`` (:mod:`gateway.app.asyncapi`) and ``openapi.json`` (the
+webhook ingress's HTTP API). ``--check`` fails on drift.
 
 A built wheel carries a copy of the repository's ``schemas/`` as package data,
 ``gateway/published_schemas/`` (pyproject.toml, ``[tool.hatch.build.targets.wheel]``): an
@@ -24,26 +22,26 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from faststream.kafka import KafkaBroker
-from faststream.specification import AsyncAPI
-
-from gateway import __version__
-from gateway.commands.upload import FileUploadPayload
+from gateway.app.asyncapi import asyncapi_document, request_model
+from gateway.app.contract_doc import CONTRACT_DOC, render_contract_doc
 from gateway.messages.envelope import CommandEnvelope
 from gateway.messages.events import CHANGE_EVENTS, ResultEvent
-from gateway.settings import KafkaSettings
 from gateway.vendor_api import BY_COMMAND
 from gateway.webhooks.openapi import openapi_document
 
 __all__ = [
+    "CONTRACT_DOC",
     "DEFAULT_DIR",
     "PACKAGED_SCHEMAS",
     "SchemaCopy",
-    "asyncapi_document",
+    "check_docs",
     "check_schemas",
+    "in_repository",
     "packaged_schemas",
+    "render_docs",
     "render_schemas",
     "schemas_to_check",
+    "write_docs",
     "write_schemas",
 ]
 
@@ -57,49 +55,12 @@ def _dump(schema: Any) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def asyncapi_document(kafka: KafkaSettings | None = None) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the gateway's topics."""
-    kafka = kafka or KafkaSettings()
-    broker = KafkaBroker(kafka.bootstrap_servers)
-    broker.publisher(
-        kafka.results_topic,
-        schema=ResultEvent,
-        title="results",
-        description="One result CloudEvent per command, keyed like the command.",
-    )
-    broker.publisher(
-        kafka.events_topic,
-        # One of the seven event models (a union documents each one's data).
-        schema=functools.reduce(operator.or_, CHANGE_EVENTS.values()),
-        title="events",
-        description=(
-            "Poller change events (CloudEvents, type <prefix>.<name>: "
-            + ", ".join(CHANGE_EVENTS)
-            + "), keyed by room_id (server_id for media-server events)."
-        ),
-    )
-    broker.publisher(
-        kafka.dlq_topic,
-        title="dead letters",
-        description="Bytes that are no envelope: original key, value, headers, plus dlq-* headers.",
-    )
-
-    @broker.subscriber(
-        kafka.commands_topic,
-        title="commands",
-        description="Command envelopes (plain JSON or CloudEvents), keyed by the entity id.",
-    )
-    async def commands(envelope: CommandEnvelope) -> None:  # pragma: no cover - documentation only
-        """Handled by the commands role."""
-
-    spec = AsyncAPI(
-        broker,
-        title="vendor-gateway",
-        version=__version__,
-        description="Kafka contract of the vendor gateway.",
-    )
-    document: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    return document
+@functools.cache
+def _asyncapi() -> dict[str, Any]:
+    """The AsyncAPI document, built once per process (a couple of seconds: every model's
+    schema, every example validated) for the schemas and the docs; read, never changed. The
+    docs render from it in the code's order (fields as declared), not the file's sorted one."""
+    return asyncapi_document()
 
 
 def render_schemas() -> dict[str, str]:
@@ -111,12 +72,11 @@ def render_schemas() -> dict[str, str]:
             f"events/{name}.schema.json": _dump(model.model_json_schema())
             for name, model in CHANGE_EVENTS.items()
         },
-        "asyncapi.json": _dump(asyncapi_document()),
+        "asyncapi.json": _dump(_asyncapi()),
         "openapi.json": _dump(openapi_document()),
     }
     for command_type, endpoint in sorted(BY_COMMAND.items()):
-        model = FileUploadPayload if command_type == "FileUpload" else endpoint.request_model
-        schema = model.model_json_schema()
+        schema = request_model(command_type, endpoint).model_json_schema()
         schema["title"] = command_type
         schema["description"] = (
             f"Payload of {command_type} ({endpoint.kind}, vendor {endpoint.path})."
@@ -125,10 +85,44 @@ def render_schemas() -> dict[str, str]:
     return files
 
 
+def render_docs() -> dict[str, str]:
+    """The documents rendered from the schemas, by path relative to the repository."""
+    return {CONTRACT_DOC: render_contract_doc(_asyncapi())}
+
+
+def in_repository(cwd: Path | None = None) -> bool:
+    """Whether ``cwd`` (default: the current directory) is the repository's root: there the
+    docs are written and checked with the schemas; an installed gateway has no docs/."""
+    root = cwd or Path()
+    return (
+        (root / DEFAULT_DIR).is_dir()
+        and (root / "docs").is_dir()
+        and (root / "pyproject.toml").is_file()
+    )
+
+
+def check_docs(root: Path) -> list[str]:
+    """The rendered documents under ``root`` (the repository) that are missing or stale."""
+    return [
+        rel
+        for rel, text in render_docs().items()
+        if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text
+    ]
+
+
+def write_docs(root: Path) -> list[str]:
+    """Write the rendered documents under ``root`` that changed; returns their paths."""
+    return _write_changed(root, render_docs())
+
+
 def write_schemas(root: Path) -> list[str]:
     """Write the files that changed; returns their paths."""
+    return _write_changed(root, render_schemas())
+
+
+def _write_changed(root: Path, files: dict[str, str]) -> list[str]:
     changed = []
-    for rel, text in render_schemas().items():
+    for rel, text in files.items():
         path = root / rel
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

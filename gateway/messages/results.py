@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "RESULT_NAMESPACE",
@@ -35,8 +35,8 @@ class VendorStatus(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    ret: int
-    msg: str | None = None
+    ret: int = Field(description="the vendor's result code (0 is success)")
+    msg: str | None = Field(None, description="the vendor's message")
 
 
 class ErrorInfo(BaseModel):
@@ -44,14 +44,23 @@ class ErrorInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    error_class: str
-    message: str
-    code: int | None = None
-    documented: str | None = None
-    group: str | None = None
-    retryable: bool = False
-    fields: list[dict[str, str]] | None = None
-    details: dict[str, Any] | None = None  # the vendor's other answer fields, if any
+    error_class: str = Field(
+        description="a stable name: the vendor error's class (RoomError, VendorTimeoutError...)"
+        " or the gateway's reason (InvalidPayload, UnknownCommandType, DeadlineExpired...)"
+    )
+    message: str = Field(description="what went wrong, in words")
+    code: int | None = Field(None, description="the vendor's error code, if it answered one")
+    documented: str | None = Field(None, description="the code's meaning in the vendor's table")
+    group: str | None = Field(None, description="the code's group in the vendor's table")
+    retryable: bool = Field(
+        False, description="a transient fault (the gateway retried it until it gave up)"
+    )
+    fields: list[dict[str, str]] | None = Field(
+        None, description='rejected: which fields and why, [{"field": ..., "reason": ...}]'
+    )
+    details: dict[str, Any] | None = Field(
+        None, description="the vendor's other answer fields, if any"
+    )
 
 
 class ResultData(BaseModel):
@@ -59,17 +68,21 @@ class ResultData(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    command_id: str
-    command_type: str
-    idempotency_key: str | None
-    status: Status
-    endpoint: str | None
-    vendor: VendorStatus | None = None
-    result: dict[str, Any] | None = None
-    error: ErrorInfo | None = None
-    attempts: int = 0
-    replayed: bool = False
-    duration_ms: float = 0.0
+    command_id: str = Field(description="the command's id")
+    command_type: str = Field(description="the command's type (as far as it could be read)")
+    idempotency_key: str | None = Field(description="the key the outcome is stored under")
+    status: Status = Field(description="also the last part of the event's type")
+    endpoint: str | None = Field(description="the vendor path called, or that would have been")
+    vendor: VendorStatus | None = Field(None, description="the vendor's ret/msg, if it answered")
+    result: dict[str, Any] | None = Field(
+        None, description="succeeded: the vendor's answer without ret/msg (secrets masked)"
+    )
+    error: ErrorInfo | None = Field(None, description="failed or rejected: why")
+    attempts: int = Field(0, description="vendor calls made")
+    replayed: bool = Field(
+        False, description="the stored outcome of an earlier command with the same key"
+    )
+    duration_ms: float = Field(0.0, description="milliseconds the gateway spent on the command")
 
 
 _NAMESPACE_BYTES = RESULT_NAMESPACE.bytes

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.app.schemas import asyncapi_document, check_schemas, render_schemas
+from gateway.app.asyncapi import asyncapi_document
+from gateway.app.schemas import check_schemas, render_schemas
 from gateway.vendor_api import BY_COMMAND
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +27,9 @@ def test_every_command_has_a_payload_schema() -> None:
             assert set(schema.get("required", [])) == required, command_type
 
 
-def test_asyncapi_names_the_four_topics() -> None:
-    """The AsyncAPI document has the commands, results, events and dead-letter channels."""
+def test_asyncapi_names_the_topics() -> None:
+    """The AsyncAPI document has the commands, results, events and dead-letter channels, and
+    the poller's internal lease and state topics."""
     channels = asyncapi_document()["channels"]
     addresses = {c["address"] for c in channels.values()}
     assert addresses == {
@@ -35,4 +37,6 @@ def test_asyncapi_names_the_four_topics() -> None:
         "vendor.command-results",
         "vendor.events",
         "vendor.commands.dlq",
+        "vendor.poller-lease",
+        "vendor.poller-state",
     }
