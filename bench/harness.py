@@ -538,6 +538,16 @@ def summarise(
     )
 
 
+def busiest_window(times: list[float], width: float) -> int:
+    """Most arrivals in any window [t, t + width) starting at an arrival (two pointers)."""
+    ordered, best, j = sorted(times), 0, 0
+    for i, start in enumerate(ordered):
+        while j < len(ordered) and ordered[j] < start + width:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 

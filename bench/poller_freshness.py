@@ -92,7 +92,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import PY, percentile, request_log, simulator
+from harness import PY, busiest_window, percentile, request_log, simulator
 from plotting import RESULTS_DIR, emit
 
 from gateway.app.embedded_simulator import SIMULATOR_KEYS_ENV
@@ -514,15 +514,6 @@ def _finite(value: float) -> float | None:
     return None if math.isinf(value) or math.isnan(value) else round(value, 2)
 
 
-def busiest(times: list[float], width: float) -> int:
-    ordered, best, j = sorted(times), 0, 0
-    for i, start in enumerate(ordered):
-        while j < len(ordered) and ordered[j] < start + width:
-            j += 1
-        best = max(best, j - i)
-    return best
-
-
 def vendor_load(
     log: list[dict[str, Any]], start: float, end: float, events: EventLog
 ) -> dict[str, Any]:
@@ -537,8 +528,8 @@ def vendor_load(
         "window_s": round(seconds, 1),
         "requests": len(inside),
         "rate_per_s": round(len(inside) / seconds, 2) if seconds else None,
-        "busiest_1s": busiest(times, 1.0),
-        "busiest_10s_per_s": round(busiest(times, 10.0) / 10, 2),
+        "busiest_1s": busiest_window(times, 1.0),
+        "busiest_10s_per_s": round(busiest_window(times, 10.0) / 10, 2),
         "by_path": dict(Counter(e["path"] for e in inside).most_common()),
         # HTTP status / the answer's ret (this vendor answers 0 or 200 for success).
         "answers": dict(Counter(f"{e.get('status')}/{e.get('ret')}" for e in inside)),

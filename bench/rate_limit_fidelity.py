@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import (
     GATEWAY_SUT,
+    busiest_window,
     clear_requests,
     produce_commands,
     request_log,
@@ -74,6 +75,12 @@ from gateway.simulator.ratelimit import GcraLimiter
 
 RATE = 200.0
 BURST = 20
+# The gateway's account limit in every configuration: the same as the vendor's.
+VENDOR_LIMIT_ENV = {
+    "GATEWAY_VENDOR__RATE_LIMIT__ENABLED": "true",
+    "GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S": str(RATE),
+    "GATEWAY_VENDOR__RATE_LIMIT__BURST": str(BURST),
+}
 TOLERANCE_MS = 50.0
 CONFIGS = {"default share (0.2)": "0.2", "share 0.01": "0.01"}
 # The per-endpoint override: the vendor limits this path to 5/s on its own as well.
@@ -88,16 +95,6 @@ def strict_violations(monos: list[float], rate: float, burst: int) -> int:
     return sum(0 if limiter.conforms(round(t * 1e9)) else 1 for t in sorted(monos))
 
 
-def busiest_window(monos: list[float], width: float) -> int:
-    """Most arrivals in any window [t, t + width) starting at an arrival (two pointers)."""
-    ordered, best, j = sorted(monos), 0, 0
-    for i, start in enumerate(ordered):
-        while j < len(ordered) and ordered[j] < start + width:
-            j += 1
-        best = max(best, j - i)
-    return best
-
-
 async def run_config(
     label: str, share: str, args: argparse.Namespace, vendor_url: str
 ) -> dict[str, Any]:
@@ -106,9 +103,7 @@ async def run_config(
         GATEWAY_SUT,
         args,
         vendor_url,
-        GATEWAY_VENDOR__RATE_LIMIT__ENABLED="true",
-        GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S=str(RATE),
-        GATEWAY_VENDOR__RATE_LIMIT__BURST=str(BURST),
+        **VENDOR_LIMIT_ENV,
         GATEWAY_VENDOR__RATE_LIMIT__POLLER_SHARE=share,
     ) as run:
         await asyncio.sleep(1.0)  # the limiter's burst refills after the warm-up
@@ -217,9 +212,7 @@ async def run_endpoint_config(args: argparse.Namespace, vendor_url: str) -> dict
         GATEWAY_SUT,
         args,
         vendor_url,
-        GATEWAY_VENDOR__RATE_LIMIT__ENABLED="true",
-        GATEWAY_VENDOR__RATE_LIMIT__RATE_PER_S=str(RATE),
-        GATEWAY_VENDOR__RATE_LIMIT__BURST=str(BURST),
+        **VENDOR_LIMIT_ENV,
         GATEWAY_VENDOR__RATE_LIMIT__ENDPOINTS=json.dumps({ENDPOINT: ENDPOINT_RATE}),
     ) as run:
         await asyncio.sleep(1.0)  # the limiters' bursts refill after the warm-up
