@@ -12,6 +12,8 @@ keeps this drawing equal to the classes, tests/unit/test_error_tree.py)::
     ├── RecordTooLargeError             commands/outbound.py: even the compact result is over 1 MB
     ├── UploadSourceError               commands/upload.py: the FileUpload file cannot be read
     ├── UploadSlotTimeoutError          commands/upload.py: the deadline passed waiting for a slot
+    ├── StableOffsetsUnsupportedError   commands/stable_offsets.py: no OffsetFetch v7 (KIP-447)
+    ├── UnstableOffsetsError            commands/stable_offsets.py: offsets pending too long
     ├── LeaseLostError                  poller/loop.py: the poller lease went away in a cycle
     ├── StateLoadError                  poller/state_store.py: the snapshot not read in time
     ├── KafkaUnreachableError           app/kafka.py: no broker answered at the bootstrap servers

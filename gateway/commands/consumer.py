@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,8 @@ from gateway.commands.keyed import KeyedScheduler
 from gateway.commands.offsets import PartitionTracker
 from gateway.commands.outbound import Outbound
 from gateway.commands.record_outcome import RecordOutcomes, RecordTopics
+from gateway.commands.stable_offsets import stable_committed
+from gateway.errors import GatewayError
 from gateway.settings import GatewaySettings
 from gateway.telemetry.metrics import CONSUMER_LAG, DLQ, IN_FLIGHT
 
@@ -67,6 +69,9 @@ class ConsumerConfig:
     processing_retry: retry.RetryPolicy  # then the record goes to the DLQ
     # Not a setting: how long a leaving owner waits for its last commit to be readable.
     stable_offsets_wait_s: float = 3.0
+    # How long a new owner waits for a pending transaction with offsets of its partitions
+    # (a dead owner's is aborted by the broker after the transaction timeout).
+    stable_start_wait_s: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: GatewaySettings) -> ConsumerConfig:
@@ -86,10 +91,13 @@ class ConsumerConfig:
             result_prefix=cmd.result_type_prefix,
             source=cmd.source,
             processing_retry=retry.processing_failures(cmd),
+            stable_start_wait_s=cmd.transaction_timeout_ms / 1000 + 5.0,
         )
 
 
 Item = tuple[TopicPartition, Any]  # (partition, aiokafka ConsumerRecord)
+# `stable_offsets.stable_committed`'s shape (the unit tests pass their own).
+StableFetch = Callable[..., Awaitable[dict[TopicPartition, int | None]]]
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -112,8 +120,11 @@ class CommandConsumer:
         producer: AIOKafkaProducer,
         handler: CommandHandler,
         config: ConsumerConfig,
+        *,
+        fetch_stable: StableFetch = stable_committed,
     ) -> None:
         self._consumer = consumer
+        self._fetch_stable = fetch_stable
         self._producer = producer
         self._config = config
         self._outcomes = RecordOutcomes(
@@ -145,11 +156,34 @@ class CommandConsumer:
     # -- partitions ----------------------------------------------------------------------
 
     async def assign(self, partitions: set[TopicPartition]) -> None:
-        """New partitions: start tracking them, never behind our own last commit."""
+        """New partitions: start tracking them, at their stable committed offsets, never
+        behind our own last commit."""
         for tp in partitions:
             self._trackers.setdefault(tp, PartitionTracker())
+        if self._config.transactional and partitions:
+            await self._start_at_stable_offsets(partitions)
+        for tp in partitions:
             await self._not_behind_own_commit(tp)
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    async def _start_at_stable_offsets(self, partitions: set[TopicPartition]) -> None:
+        # The previous owner may have died with a committed transaction whose offsets are not
+        # readable yet (its markers are still being written, e.g. by a restarting broker):
+        # a plain fetch would return older offsets, and those commands' results would be
+        # published again. Wait until the coordinator has none pending (KIP-447).
+        try:
+            offsets = await self._fetch_stable(
+                self._consumer,
+                self._config.group_id,
+                partitions,
+                wait_s=self._config.stable_start_wait_s,
+            )
+        except (GatewayError, KafkaError) as exc:
+            log.warning("stable committed offsets not read (%s); using the plain fetch", exc)
+            return
+        for tp, offset in offsets.items():
+            if offset is not None:
+                self._consumer.seek(tp, offset)
 
     async def _not_behind_own_commit(self, tp: TopicPartition) -> None:
         # A partition revoked and handed straight back can be fetched from an offset older than

@@ -9,6 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from gateway.commands.consumer import CommandConsumer, ConsumerConfig
+from gateway.commands.stable_offsets import StableOffsetsUnsupportedError, UnstableOffsetsError
 from gateway.settings import GatewaySettings
 
 TP = TopicPartition("commands", 0)
@@ -36,11 +37,20 @@ class _Consumer:
         self.seeks.append((tp, offset))
 
 
-def _engine(consumer: _Consumer, own: int | None, wait_s: float = 3.0) -> CommandConsumer:
+async def _no_v7(*_: Any, **__: Any) -> dict[TopicPartition, int | None]:
+    """A broker without OffsetFetch v7: the consumer falls back to the plain fetch."""
+    raise StableOffsetsUnsupportedError("no v7")
+
+
+def _engine(
+    consumer: _Consumer, own: int | None, wait_s: float = 3.0, fetch_stable: Any = _no_v7
+) -> CommandConsumer:
     config = dataclasses.replace(
         ConsumerConfig.from_settings(GatewaySettings()), stable_offsets_wait_s=wait_s
     )
-    engine = CommandConsumer(cast(Any, consumer), cast(Any, None), cast(Any, None), config)
+    engine = CommandConsumer(
+        cast(Any, consumer), cast(Any, None), cast(Any, None), config, fetch_stable=fetch_stable
+    )
     if own is not None:
         engine._committed[TP] = own
     return engine
@@ -87,3 +97,29 @@ async def test_the_wait_is_bounded() -> None:
     consumer = _Consumer(100)
     await _engine(consumer, own=140, wait_s=0.2)._until_offsets_stable({TP})
     assert 2 <= consumer.fetches <= 6
+
+
+async def test_a_new_owner_starts_at_the_stable_committed_offset() -> None:
+    """The stable fetch (KIP-447) answers after pending transactions: its offset is the start,
+    asked with the transaction timeout as the wait."""
+    asked: list[float] = []
+
+    async def stable(_: Any, group: str, parts: Any, *, wait_s: float) -> dict[Any, int | None]:
+        asked.append(wait_s)
+        return {tp: 150 for tp in parts}
+
+    consumer = _Consumer(committed=100)
+    await _engine(consumer, own=None, fetch_stable=stable).assign({TP})
+    assert consumer.seeks == [(TP, 150)]
+    assert asked == [15.0 + 5.0]
+
+
+async def test_offsets_still_pending_fall_back_to_the_plain_fetch() -> None:
+    """A transaction pending past the wait: a WARNING, and the old behaviour (own commit)."""
+
+    async def pending(*_: Any, **__: Any) -> dict[Any, int | None]:
+        raise UnstableOffsetsError("still pending")
+
+    consumer = _Consumer(committed=100)
+    await _engine(consumer, own=140, fetch_stable=pending).assign({TP})
+    assert consumer.seeks == [(TP, 140)]
