@@ -187,9 +187,8 @@ class CommandConsumer:
 
     async def _not_behind_own_commit(self, tp: TopicPartition) -> None:
         # A partition revoked and handed straight back can be fetched from an offset older than
-        # the transaction we just committed: aiokafka's OffsetFetch (v0-v3) cannot ask the
-        # coordinator to wait for pending transactional offsets (KIP-447 "require stable").
-        # Starting there would publish those results a second time.
+        # the transaction we just committed, when the stable fetch (`_start_at_stable_offsets`)
+        # was not available. Starting there would publish those results a second time.
         own = self._committed.get(tp)
         if own is None:
             return
@@ -206,11 +205,11 @@ class CommandConsumer:
         """Wait (bounded) until the group coordinator answers our last commits for ``partitions``.
 
         A committed transaction's offsets become visible to an OffsetFetch only once its
-        markers are written, a moment after the commit returns. The next owner fetches right
-        after this revocation (or our leaving the group), and aiokafka cannot ask it to wait
-        for them (KIP-447 "require stable" needs OffsetFetch v7): an early fetch would return
-        the older offset and the new owner would publish those results again. So the old
-        owner waits here, before it lets the rebalance go on.
+        markers are written, a moment after the commit returns. The next owner asks with
+        ``require_stable`` (`stable_offsets`), but a broker without OffsetFetch v7 answers the
+        older offset, and that owner would publish those results again. So the old owner also
+        waits here, before it lets the rebalance go on (a second line of defence; a crashed
+        owner cannot, and there only the new owner's stable fetch helps).
         """
         pending = {tp for tp in partitions if tp in self._committed}
         deadline = time.monotonic() + self._config.stable_offsets_wait_s
