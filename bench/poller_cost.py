@@ -66,6 +66,7 @@ from gateway import retry as retries
 from gateway.app.embedded_simulator import simulator_vendor
 from gateway.app.poller_role import build_poller_client
 from gateway.poller import (
+    AccountPolling,
     KafkaStateStore,
     Kind,
     Observer,
@@ -269,7 +270,7 @@ async def _run(rooms: int, bootstrap: str, latency_ms: float, repeats: int) -> l
                 return Poller(
                     PollerConfig(events_topic=f"{base}.events"),
                     _AlwaysLeader(),
-                    Observer(client, retry, config),
+                    {"default": AccountPolling(Observer(client, retry, config))},
                     KafkaStateStore(f"{base}.state", lambda **_: None),  # type: ignore[arg-type,return-value]
                     lambda: producer,
                 )
