@@ -1329,7 +1329,8 @@ def render(summary: dict[str, Any]) -> str:
             else "."
         ),
         "## Summary",
-        "Each line with a target is one of issue 13's; *met* is judged on this run's figure.",
+        "Each line with a target is one of issue 13's (the poller freshness lines: issue 15's);"
+        " *met* is judged on this run's figure.",
         _table(["measure", "values", "result", "target", "met"], key_ratios(summary)),
         "## Machine",
         _table(
