@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -627,5 +628,19 @@ async def ensure_gateway_topics(
             dry_run=dry_run,
         )
         if actions and not dry_run:
-            states = await inspect_topics(admin, specs)
+            states = await _settled(admin, specs, timeout_s)
     return actions, states
+
+
+async def _settled(
+    admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec], timeout_s: float
+) -> list[TopicState]:
+    """The topics after ``ensure``'s actions. A broker applies a config change from its
+    metadata log a moment after it acknowledged it, so a describe right away can still show
+    the old value: read again (briefly) until what the gateway relies on shows."""
+    deadline = time.monotonic() + min(timeout_s, 5.0)
+    states = await inspect_topics(admin, specs)
+    while any(s.exists and s.config_drift() for s in states) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        states = await inspect_topics(admin, specs)
+    return states
