@@ -19,6 +19,7 @@ from chaos.kafkaio import Follower, LoadProducer, wait_group_members
 from chaos.procs import Replica, Supervisor
 from chaos.services import kafka_bootstrap, redis_url
 from chaos.simctl import RATE_LIMIT, Sim, executed, sim_process
+from chaos.toxi import Toxiproxy, proxied_links
 from rigkit.topics import CommandTopics
 
 __all__ = ["CommandsRig", "RigConfig", "paced"]
@@ -53,6 +54,10 @@ class RigConfig:
     read_timeout_s: float = 10.0
     keys: int = 400
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Which of the replicas' links go through the case's fault proxy (chaos/toxi.py):
+    # any of "kafka", "redis", "vendor". The load producer, the audit's follower and the
+    # simulator's control API always go direct, so a fault hits only the gateway.
+    proxied: frozenset[str] = frozenset()
 
 
 class CommandsRig:
@@ -74,6 +79,8 @@ class CommandsRig:
         self.supervisor_events: list[str] = []
         self.dumped = False
         self.stop_codes: dict[str, Any] = {}
+        self.proxy: Toxiproxy | None = None  # the fault proxy, when config.proxied names links
+        self._links: dict[str, str] = {}  # link -> the address the replicas use
 
     # -- set-up and tear-down ------------------------------------------------------------
 
@@ -82,8 +89,8 @@ class CommandsRig:
         assert self.sim is not None
         return {
             "GATEWAY_INSTANCE_ID": instance,
-            **self.topics.kafka_env(self.bootstrap),
-            "GATEWAY_VENDOR__BASE_URL": self.sim.url,
+            **self.topics.kafka_env(self._links.get("kafka", self.bootstrap)),
+            "GATEWAY_VENDOR__BASE_URL": self._links.get("vendor", self.sim.url),
             "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",  # the simulator's demo account
             "GATEWAY_VENDOR__SECRET_KEY": "demo_secret",
             "GATEWAY_VENDOR__READ_TIMEOUT_S": str(c.read_timeout_s),
@@ -92,7 +99,7 @@ class CommandsRig:
             "GATEWAY_VENDOR__RATE_LIMIT__BURST": str(RATE_LIMIT["burst"]),
             "GATEWAY_VENDOR__RATE_LIMIT__SAFETY_MARGIN": str(GATEWAY_SAFETY_MARGIN),
             "GATEWAY_VENDOR__RATE_LIMIT__BURST_HEADROOM": str(GATEWAY_BURST_HEADROOM),
-            "GATEWAY_REDIS__URL": redis_url(),
+            "GATEWAY_REDIS__URL": self._links.get("redis", redis_url()),
             "GATEWAY_IDEMPOTENCY__BACKEND": "redis",
             "GATEWAY_IDEMPOTENCY__LEASE_S": str(c.lease_s),
             "GATEWAY_RETRY__MAX_ATTEMPTS": "100000",
@@ -113,6 +120,11 @@ class CommandsRig:
             self._sim_cm = sim_process(self.config.sim_latency_ms, self.logs / "simulator.log")
             url = self._sim_cm.__enter__()
             self.sim = Sim(url)
+            if self.config.proxied:
+                links = self._stack.enter_context(
+                    proxied_links(self.config.proxied, self.logs, self.bootstrap, url)
+                )
+                self.proxy, self._links = links.proxy, links.addresses
             self.follower = await self._stack.enter_async_context(
                 Follower(
                     self.bootstrap,

@@ -22,23 +22,27 @@ Usage::
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from chaos.procs import free_port
-from chaos.services import ROOT
+from chaos.services import LOCAL_KAFKA, ROOT, redis_url
 
 __all__ = [
     "KAFKA_PROXIED_ADDRESS",
     "KAFKA_PROXY_ADDRESS",
+    "Links",
     "Toxiproxy",
+    "proxied_links",
     "toxiproxy",
     "toxiproxy_server",
 ]
@@ -163,3 +167,52 @@ def toxiproxy(log: Path | None = None) -> Iterator[Toxiproxy]:
             proc.wait()
         if log is not None and hasattr(out, "close"):
             out.close()
+
+
+@dataclass
+class Links:
+    """The proxy of a case and the address each proxied link is reached at."""
+
+    proxy: Toxiproxy
+    addresses: dict[str, str]  # "kafka": bootstrap, "redis": URL, "vendor": base URL
+
+
+@contextmanager
+def proxied_links(
+    links: Iterable[str], logs: Path, kafka_bootstrap: str, vendor_url: str
+) -> Iterator[Links]:
+    """A Toxiproxy with one proxy per named link ("kafka", "redis", "vendor"), each named as
+    its link. The Kafka proxy listens on the one address the broker's PROXIED listener
+    advertises, so cases that proxy Kafka take a file lock and run one at a time."""
+    names = set(links)
+    if "kafka" in names and kafka_bootstrap != LOCAL_KAFKA:
+        raise RuntimeError(
+            f"the Kafka link can be proxied only for the project's broker ({LOCAL_KAFKA}, whose "
+            f"PROXIED listener advertises {KAFKA_PROXY_ADDRESS}), not {kafka_bootstrap}"
+        )
+    lock = None
+    if "kafka" in names:
+        # Per address, not per checkout: every checkout on this machine shares the port.
+        port = KAFKA_PROXY_ADDRESS.rsplit(":", 1)[1]
+        lock = Path(f"/tmp/chaos-kafka-proxy-{port}.lock").open("w")  # noqa: S108, SIM115
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        with toxiproxy(logs / "toxiproxy.log") as proxy:
+            addresses: dict[str, str] = {}
+            if "kafka" in names:
+                addresses["kafka"] = proxy.create(
+                    "kafka", upstream=KAFKA_PROXIED_ADDRESS, listen=KAFKA_PROXY_ADDRESS
+                )
+            if "redis" in names:
+                url = httpx.URL(redis_url())
+                listen = proxy.create("redis", upstream=f"{url.host}:{url.port or 6379}")
+                addresses["redis"] = f"redis://{listen}{url.path or '/0'}"
+            if "vendor" in names:
+                url = httpx.URL(vendor_url)
+                listen = proxy.create("vendor", upstream=f"{url.host}:{url.port}")
+                addresses["vendor"] = f"{url.scheme}://{listen}{url.path}".rstrip("/")
+            yield Links(proxy, addresses)
+    finally:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
