@@ -50,7 +50,7 @@ from gateway.ratelimit import RateLimitDeadlineError, RequestBudget
 from gateway.vendor_api import BY_COMMAND, Endpoint, VendorClient
 from gateway.vendor_api.errors import VendorAPIError, VendorError
 
-__all__ = ["RECONCILERS", "Reconciler", "reconcile"]
+__all__ = ["RECONCILERS", "Reconciler", "probe_after_lost_answer", "reconcile"]
 
 log = logging.getLogger("gateway.commands")
 
@@ -189,3 +189,34 @@ async def reconcile(
     )
     vendor = VendorStatus(ret=refusal.code, msg=refusal.vendor_msg)
     return results.reconciled(command, endpoint, vendor, state, attempts)
+
+
+async def probe_after_lost_answer(
+    command: CommandEnvelope,
+    endpoint: Endpoint[Any, Any],
+    client: VendorClient,
+    budget: RequestBudget,
+    attempts: int,
+) -> ResultData | None:
+    """Before sending a mutation again whose earlier request may have reached the vendor while
+    its answer was lost (a read timeout, a connection cut mid-answer): the "already done"
+    result if the probe finds the work done; None if it finds it not done, or there is no
+    probe. A probe that cannot tell (a transient error) raises it: the caller tries again
+    later rather than send the mutation blind."""
+    rule = RECONCILERS.get(command.type)
+    if rule is None or rule.probe is None:
+        return None
+    if any(command.payload.get(f) in (None, "") for f in rule.requires):
+        return None
+    try:
+        state = await rule.probe(client, command.payload, budget)
+    except VendorAPIError as exc:
+        if exc.retryable:
+            raise
+        return None  # the vendor answered: no such thing, so not done
+    if state is None:
+        return None
+    log.info("reconciled %s %s by probe after a lost answer", command.type, command.id)
+    return results.reconciled(
+        command, endpoint, VendorStatus(ret=0, msg="success"), state, attempts=attempts
+    )

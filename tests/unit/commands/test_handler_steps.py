@@ -24,7 +24,7 @@ from gateway.messages.results import ResultData
 from gateway.ratelimit import Lane, RateLimitDeadlineError, RequestBudget
 from gateway.settings import GatewaySettings, RetrySettings
 from gateway.vendor_api import BY_COMMAND, VendorClient
-from gateway.vendor_api.errors import error_for_code
+from gateway.vendor_api.errors import VendorConnectionError, VendorTimeoutError, error_for_code
 from tests.handler_support import handler_config
 
 SETTINGS = GatewaySettings()
@@ -303,6 +303,91 @@ async def test_vendor_call_past_the_deadline_fails_as_expired() -> None:
     assert result.status == "failed"
     assert result.error is not None
     assert result.error.error_class == "DeadlineExpired"
+
+
+ROOM_CREATE = _command("RoomCreate", {"topic": "t", "room_id": "12345123456"})
+CREATE, READ = BY_COMMAND["RoomCreate"].path, BY_COMMAND["RoomRead"].path
+
+
+def _lost(path: str, error: type[Exception] = VendorTimeoutError) -> Reply:
+    def lose() -> Any:
+        raise error(f"lost answer of {path}", endpoint=path)
+
+    return lose
+
+
+def _script(*replies: Reply) -> Reply:
+    """The replies in turn (the last one repeats)."""
+    left = list(replies)
+
+    def reply() -> Any:
+        return (left.pop(0) if len(left) > 1 else left[0])()
+
+    return reply
+
+
+async def _create(client: FakeClient) -> ResultData:
+    budget = RequestBudget(Lane.COMMANDS, ROOM_CREATE.deadline_ts)
+    policy = retry.vendor_calls(RetrySettings(max_attempts=6))
+    endpoint = BY_COMMAND["RoomCreate"]
+    with retry.testing():
+        return await call_vendor(
+            ROOM_CREATE, endpoint, cast(VendorClient, client), cast(Any, None), budget, policy
+        )
+
+
+@pytest.mark.parametrize("error", [VendorTimeoutError, VendorConnectionError])
+async def test_a_mutation_whose_answer_was_lost_is_probed_not_sent_again(
+    error: type[Exception],
+) -> None:
+    client = FakeClient({CREATE: _lost(CREATE, error), READ: _ok(room_id="12345123456")})
+    result = await _create(client)
+    assert result.status == "succeeded"
+    assert result.result is not None
+    assert result.result["reconciled"] is True
+    assert client.paths == [CREATE, READ]  # never a second /room/create
+
+
+async def test_a_probe_that_cannot_tell_is_asked_again_before_any_repeat() -> None:
+    reads = _script(_lost(READ), _lost(READ), _ok(room_id="12345123456"))
+    client = FakeClient({CREATE: _lost(CREATE), READ: reads})
+    result = await _create(client)
+    assert result.status == "succeeded"
+    assert client.paths == [CREATE, READ, READ, READ]
+
+
+async def test_a_lost_answer_the_probe_finds_not_done_is_sent_again() -> None:
+    client = FakeClient(
+        {CREATE: _script(_lost(CREATE), _ok(room_id="12345123456")), READ: _refusal(40004)}
+    )
+    result = await _create(client)
+    assert result.status == "succeeded"
+    assert client.paths == [CREATE, READ, CREATE]
+
+
+async def test_a_refused_repeat_after_a_lost_answer_is_reconciled() -> None:
+    # RoomDelete has no probe: it is sent again, and "no such room" means done.
+    client = FakeClient({"/room/del": _script(_lost("/room/del"), _refusal(40004))})
+    budget = RequestBudget(Lane.COMMANDS, ROOM_DELETE.deadline_ts)
+    with retry.testing():
+        result = await call_vendor(
+            ROOM_DELETE,
+            BY_COMMAND["RoomDelete"],
+            cast(VendorClient, client),
+            cast(Any, None),
+            budget,
+            retry.vendor_calls(RetrySettings(max_attempts=5)),
+        )
+    assert result.status == "succeeded"
+    assert client.paths == ["/room/del", "/room/del"]
+
+
+async def test_a_token_fetch_timeout_does_not_make_a_mutation_uncertain() -> None:
+    create = _script(_lost("/app/get_token"), _ok(room_id="12345123456"))
+    client = FakeClient({CREATE: create})
+    result = await _create(client)
+    assert result.status == "succeeded"
+    assert client.paths == [CREATE, CREATE]
 
 
 # -- the sequence ------------------------------------------------------------------------------
