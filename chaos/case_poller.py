@@ -20,16 +20,20 @@ from chaos.services import kafka_bootstrap, redis_url
 from chaos.simctl import RATE_LIMIT, Sim, sim_process
 from rigkit.topics import create_topics, unique_name
 
-__all__ = ["poller_failover"]
+__all__ = ["poller_env", "poller_failover"]
 
 FAILOVER_S = 12.0  # the smallest the broker allows (group.min.session.timeout.ms 6 s)
 INTERVAL_S = 1.0  # participants (and room list) cadence
 
 
-def _env(base: str, name: str, vendor_url: str) -> dict[str, str]:
+def poller_env(
+    base: str, name: str, vendor_url: str, bootstrap: str | None = None
+) -> dict[str, str]:
+    """A poller replica's settings; ``bootstrap`` (e.g. the fault proxy's Kafka address)
+    instead of the broker's own."""
     return {
         "GATEWAY_INSTANCE_ID": name,
-        "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap(),
+        "GATEWAY_KAFKA__BOOTSTRAP_SERVERS": bootstrap or kafka_bootstrap(),
         "GATEWAY_KAFKA__EVENTS_TOPIC": f"{base}.events",
         "GATEWAY_VENDOR__BASE_URL": vendor_url,
         "GATEWAY_VENDOR__ACCESS_KEY": "demo_access",  # the simulator's demo account
@@ -89,7 +93,7 @@ async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audi
     with sim_process(latency_ms=5.0, log=logs / "simulator.log") as url:
         sim = Sim(url)
         replicas = [
-            Replica(name, "poller", _env(base, name, url), logs / f"{name}.log")
+            Replica(name, "poller", poller_env(base, name, url), logs / f"{name}.log")
             for name in ("poller-a", "poller-b")
         ]
         changes: list[dict[str, Any]] = []  # what was changed, when

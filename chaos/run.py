@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
 
 from chaos.audit import Audit, render_table, write_results
 from chaos.case_malformed import malformed
+from chaos.case_network import net_partition, net_partition_poller, net_vendor
 from chaos.case_poller import poller_failover
 from chaos.cases_commands import kafka_restart, redis_restart, replica_kill, vendor_outage
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready, redis_ready, redis_url
@@ -45,6 +46,9 @@ CASES: dict[str, tuple[Case, float, float]] = {
     "vendor-outage": (vendor_outage, 600, 240),
     "malformed": (malformed, 600, 240),
     "poller-failover": (poller_failover, 300, 180),
+    "net-vendor": (net_vendor, 600, 300),
+    "net-partition": (net_partition, 600, 240),
+    "net-partition-poller": (net_partition_poller, 400, 240),
 }
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
