@@ -24,6 +24,9 @@ refuse session timeouts below ``group.min.session.timeout.ms``, 6 s by default: 
 The assignor is sticky: a member that holds the lease says so in its join metadata and keeps
 it through rebalances (a replica joining does not move the poller; the leader only pauses for
 the rebalance and reloads its snapshot); otherwise the member with the lowest id gets it.
+A member the group dropped (its session expired: it was cut off from Kafka, or paused)
+rejoins as a newcomer, not as the holder: by then another member holds the lease, and
+claiming it back would move the poller again and fence the live leader's producer.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = ["KafkaLease", "LeaseAssignor", "group_timeouts"]
 
 log = logging.getLogger("gateway.poller")
 
+_UNKNOWN = ""  # aiokafka's JoinGroupRequest.UNKNOWN_MEMBER_ID: no member id (yet, or any more)
 _HOLDING = b"\x01"
 _NOT_HOLDING = b"\x00"
 
@@ -105,6 +109,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is
         self._lease = lease
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        if self._lease.expelled():
+            # Dropped by the group: the next join must not claim the lease (module docstring).
+            self._lease.assignor.holding = False
         self._lease._set_held(False)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -141,6 +148,12 @@ class KafkaLease:
     def held(self) -> bool:
         """True while this replica holds the lease (is the leader)."""
         return self._held
+
+    def expelled(self) -> bool:
+        """Whether the group no longer knows this member: aiokafka forgets its member id when
+        a heartbeat or join learns that its session expired (or its generation is stale)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        return coordinator is not None and getattr(coordinator, "member_id", None) == _UNKNOWN
 
     def _set_held(self, held: bool) -> None:
         if held and not self._held:

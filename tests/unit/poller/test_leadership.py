@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
-from gateway.poller.leadership import LeaseAssignor, group_timeouts
+from gateway.poller.leadership import KafkaLease, LeaseAssignor, _Listener, group_timeouts
 
 
 class _Cluster:
@@ -52,3 +55,25 @@ def test_group_timeouts_detect_a_dead_leader_within_half_the_bound() -> None:
     timings = group_timeouts(30.0)
     assert timings["session_timeout_ms"] == 15000
     assert timings["heartbeat_interval_ms"] * 3 < timings["session_timeout_ms"]
+
+
+@pytest.mark.parametrize(
+    ("member_id", "claims_after"),
+    [("gw-a-1234", True), ("", False)],
+)
+async def test_a_member_the_group_dropped_rejoins_without_claiming_the_lease(
+    member_id: str, claims_after: bool
+) -> None:
+    """A rebalance keeps the holder's claim; after its session expired (cut off from Kafka:
+    aiokafka forgot its member id, now ""), its rejoin must not take the lease back from the member
+    that holds it by now."""
+    consumer = SimpleNamespace(_coordinator=SimpleNamespace(member_id=member_id))
+    lease = KafkaLease(lambda **_: consumer, topic="lease", group_id="g", failover_s=12.0)
+    got = lease.assignor.assign(_Cluster(), _members({"me": False}))["me"]
+    lease.assignor.on_assignment(got)
+    listener = _Listener(lease)
+    await listener.on_partitions_assigned([TopicPartition("lease", 0)])
+    assert lease.held
+    await listener.on_partitions_revoked([TopicPartition("lease", 0)])
+    assert not lease.held
+    assert (lease.assignor.metadata(["lease"]).user_data == b"\x01") is claims_after
