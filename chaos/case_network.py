@@ -46,6 +46,7 @@ from rigkit.topics import create_topics, unique_name
 __all__ = ["net_partition", "net_partition_poller", "net_vendor"]
 
 READ_TIMEOUT_S = 2.0
+MAX_IN_FLIGHT = 64  # GATEWAY_COMMANDS__MAX_IN_FLIGHT's default, per replica
 # A /room/create answer is about 173 bytes (status line and headers about 125, body 48): a
 # connection closed after 500 bytes of answers delivers two creates' answers and the headers
 # and part of the body of the third (other answers shift the cut, always inside an answer the
@@ -136,7 +137,7 @@ async def net_vendor(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         log = await rig.sim.requests()
         results = _first_results(rig)
     audit.notes += rig.exit_notes()
-    _vendor_phase_notes(audit, plan, phases, log, results)
+    _vendor_phase_notes(audit, config.replicas, plan, phases, log, results)
     return audit
 
 
@@ -154,6 +155,7 @@ def _first_results(rig: CommandsRig) -> dict[str, dict[str, Any]]:
 
 def _vendor_phase_notes(
     audit: Audit,
+    replicas: int,
     plan: NetVendorPlan,
     phases: dict[str, tuple[float, float]],
     log: list[dict[str, Any]],
@@ -188,7 +190,8 @@ def _vendor_phase_notes(
     audit.notes.append(
         f"vendor hang {hang['seconds']:.0f} s (answers held back, read timeout "
         f"{READ_TIMEOUT_S:.0f} s): {hang['vendor_requests']} requests unanswered, each a read "
-        f"timeout ({hang['creates_executed']} creates executed at the vendor, the rest probes), "
+        f"timeout ({hang['creates_executed']} creates executed at the vendor, the rest probes; "
+        f"{replicas} replicas x {MAX_IN_FLIGHT} commands in flight, no other one started), "
         f"{hang['reconciled_by_probe']} of those commands reconciled by probe; "
         f"trickle {trickle['seconds']:.0f} s at 1 KB/s: {trickle['vendor_requests']} requests; "
         f"connections closed after {CUT_AFTER_BYTES} bytes of answers ({plan.cut_share:.0%} of "
