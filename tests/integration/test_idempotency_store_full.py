@@ -1,5 +1,6 @@
 """A full idempotency store refuses new claims plainly and writes nothing, and takes them
-again once there is room (chaos cases disk-full and redis-full run this under load).
+again once there is room, while a full Redis still hands out rate-limit slots (chaos cases
+disk-full and redis-full run this under load).
 
 SQLite: ``max_page_count`` makes the file full as a full disk does (SQLITE_FULL). Redis: a
 ``redis-server`` of the test's own with ``maxmemory`` and ``noeviction`` (never the shared
@@ -23,6 +24,8 @@ from redis.exceptions import OutOfMemoryError
 from gateway.idempotency import ClaimState, IdempotencyStoreFullError
 from gateway.idempotency.redis_store import RedisIdempotencyStore
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
+from gateway.ratelimit import Lane
+from gateway.ratelimit.limiter import RedisRateLimiter
 
 
 async def test_sqlite_full_refuses_the_claim_and_writes_nothing(tmp_path: Path) -> None:
@@ -126,3 +129,15 @@ async def test_redis_full_refuses_a_new_claim_but_lets_admitted_work_finish(
         await raw.config_set("maxmemory", 0)  # room again
     taken = await store.claim("new", "fp", "b", 30)
     assert (taken.state, taken.reclaimed) == (ClaimState.CLAIMED, False)
+
+
+async def test_a_full_redis_still_gives_rate_limit_slots(full_redis: str) -> None:
+    """The limiter's keys are two per account: a Redis filled by idempotency keys must not
+    stop queries and admitted commands (before, its SET was refused like a new claim)."""
+    async with Redis.from_url(full_redis) as redis:
+        limiter = RedisRateLimiter(redis, "acct", rate=100, burst=10)
+        await limiter.acquire(Lane.COMMANDS)
+        _fill(full_redis)
+        for _ in range(5):
+            await limiter.acquire(Lane.COMMANDS)
+            await limiter.acquire(Lane.POLLER)
