@@ -33,6 +33,7 @@ from chaos.audit import Audit, render_table, write_results
 from chaos.case_malformed import malformed
 from chaos.case_poller import poller_failover
 from chaos.cases_commands import kafka_restart, redis_restart, replica_kill, vendor_outage
+from chaos.cases_full import disk_full, redis_full
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready, redis_ready, redis_url
 
 Case = Callable[[bool, Path, random.Random], Awaitable[Audit]]
@@ -45,6 +46,8 @@ CASES: dict[str, tuple[Case, float, float]] = {
     "vendor-outage": (vendor_outage, 600, 240),
     "malformed": (malformed, 600, 240),
     "poller-failover": (poller_failover, 300, 180),
+    "disk-full": (disk_full, 600, 240),
+    "redis-full": (redis_full, 600, 240),
 }
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
