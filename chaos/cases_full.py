@@ -6,7 +6,8 @@
   hold the whole load's keys: the store would fill again at once).
 * ``redis-full``: two replicas on a Redis of the case's own (``maxmemory`` 2 MB,
   ``noeviction``) for idempotency and rate limit; the case fills it with filler keys until
-  writes are refused with OOM, keeps it full, then deletes the filler.
+  writes are refused with OOM, keeps it full, then deletes the filler and raises
+  ``maxmemory`` to 64 MB (2 MB would not hold the load's keys).
 
 Required: a claim that cannot be stored stops its command before the vendor (the record is
 tried again, ``gateway.retry.processing_failures``, and succeeds once there is room); no
@@ -59,7 +60,7 @@ from chaos.rig import CommandsRig, RigConfig
 from chaos.simctl import executed
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
 
-__all__ = ["disk_full", "redis_full"]
+__all__ = ["Timeline", "claims_before_calls", "disk_full", "redis_full"]
 
 FULL_MARK = "idempotency store full"
 # The consumer's line for a record whose processing failed (gateway/commands/consumer.py).
@@ -136,19 +137,26 @@ async def _first_log_mark(rig: CommandsRig, mark: str, within: float) -> bool:
 # -- the witness check ----------------------------------------------------------------------
 
 
-def _claims_before_calls(
-    rig: CommandsRig,
+def rooms_of(rig: CommandsRig) -> dict[str, str]:
+    """command id -> room_id, for every valid command the load sent."""
+    assert rig.producer is not None
+    return {
+        sent.ident: rig.room(int(sent.ident.split("-")[1]))
+        for sent in rig.producer.sent
+        if sent.kind == "valid"
+    }
+
+
+def claims_before_calls(
+    room_of: dict[str, str],
     creates: list[dict[str, Any]],
     claims: list[tuple[float, str]],
     timeline: Timeline,
 ) -> dict[str, Any]:
-    """Every executed /room/create against the stored claims of its command (module
-    docstring); the counts of the full window besides."""
-    assert rig.producer is not None
-    room_of: dict[str, str] = {}
-    for sent in rig.producer.sent:
-        if sent.kind == "valid":
-            room_of[sent.ident] = rig.room(int(sent.ident.split("-")[1]))
+    """Every executed /room/create (simulator log entries) against the stored claims of its
+    command ((wall time, owner) pairs; the owner ends in ``/<command id>``): a create with no
+    claim of its command stored before it is a vendor call without a claim (module
+    docstring). Besides, the counts of the full window."""
     command_of = {room: ident for ident, room in room_of.items()}
     first_claim: dict[str, float] = {}
     for t, owner in claims:
@@ -371,7 +379,7 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         await asyncio.to_thread(_umount, mountpoint)
     audit.notes += rig.exit_notes()
     logged = _refusals(_log_text(rig))
-    check = _claims_before_calls(rig, creates, claims, timeline)
+    check = claims_before_calls(rooms_of(rig), creates, claims, timeline)
     _verdict(audit, rig, check, logged)
     audit.details.update(
         timeline={
@@ -403,6 +411,7 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
 # -- redis-full -----------------------------------------------------------------------------
 
 REDIS_MAXMEMORY = "2mb"
+REDIS_MAXMEMORY_BACK = "64mb"
 
 
 class _Monitor:
@@ -441,7 +450,7 @@ def _own_redis(logs: Path) -> Iterator[tuple[str, int]]:
     if binary is None:
         raise FileNotFoundError("redis-server")
     port = free_port()
-    workdir = logs / "redis"
+    workdir = (logs / "redis").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir)]
     argv += ["--maxmemory", REDIS_MAXMEMORY, "--maxmemory-policy", "noeviction"]
@@ -542,6 +551,9 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
                 keeper.stop()
                 filler_keys = keeper.next
                 await asyncio.to_thread(_delete_filler, client)
+                # 2 MB would not hold this load's keys (claims and outcomes stay for the
+                # retention): without more room the store would be full again at once.
+                client.config_set("maxmemory", REDIS_MAXMEMORY_BACK)
                 timeline.back_at = timeline.at()
                 await load
             finally:
@@ -561,7 +573,7 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         own.__exit__(None, None, None)
     audit.notes += rig.exit_notes()
     logged = _refusals(_log_text(rig))
-    check = _claims_before_calls(rig, creates, monitor.claims, timeline)
+    check = claims_before_calls(rooms_of(rig), creates, monitor.claims, timeline)
     _verdict(audit, rig, check, logged)
     audit.details.update(
         timeline={
@@ -579,7 +591,8 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"filled ({filler_keys:,} filler keys) until OOM at +{timeline.full_at} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler deleted "
-        f"at +{timeline.back_at} s; all results by +{all_done} s; "
+        f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; all results by "
+        f"+{all_done} s; "
         f"{check['vendor_creates_executed']} creates at the vendor, "
         f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
         f"({check['full_window_vendor_creates']} of them while full, "
