@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import os
 import random
 import re
@@ -49,6 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,18 +122,40 @@ def _refusals(text: str) -> dict[str, Any]:
     }
 
 
-async def _first_log_mark(rig: CommandsRig, mark: str, within: float) -> bool:
-    """Whether a replica logs ``mark`` within ``within`` seconds (from the logs' current end)."""
-    offsets = {r.name: r.log.stat().st_size if r.log.exists() else 0 for r in rig.replicas}
+def _log_offsets(rig: CommandsRig) -> dict[str, int]:
+    return {r.name: r.log.stat().st_size if r.log.exists() else 0 for r in rig.replicas}
+
+
+def _line_time(line: bytes) -> float | None:
+    """The wall time of a replica's JSON log line (``time``, local, milliseconds)."""
+    try:
+        stamp = json.loads(line)["time"]
+        return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _first_log_mark(
+    rig: CommandsRig, mark: str, offsets: dict[str, int], within: float
+) -> float | None:
+    """The wall time of the first replica log line after ``offsets`` that has ``mark``, waiting
+    up to ``within`` seconds for one; None if none came."""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    needle = mark.encode()
+    while True:
+        found: list[float] = []
         for r in rig.replicas:
             with contextlib.suppress(OSError), r.log.open("rb") as f:
-                f.seek(offsets[r.name])
-                if mark.encode() in f.read():
-                    return True
+                f.seek(offsets.get(r.name, 0))
+                for line in f:
+                    if needle in line:
+                        found.append(_line_time(line) or time.time())
+                        break
+        if found:
+            return min(found)
+        if time.monotonic() >= deadline:
+            return None
         await asyncio.sleep(0.2)
-    return False
 
 
 # -- the witness check ----------------------------------------------------------------------
@@ -350,19 +374,22 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         async with rig:
             assert rig.sim is not None
             count = int(plan.load_s * plan.rate)
+            offsets = _log_offsets(rig)
             timeline.t0_mono, timeline.t0_wall = time.monotonic(), time.time()
             load = asyncio.create_task(rig.send_commands(count, plan.rate))
             try:
                 await asyncio.sleep(plan.lead_s)
                 # The load fills what the filler left; if it has not within its time, the
-                # filler takes the rest (noted).
-                if not await _first_log_mark(rig, FULL_MARK, plan.fill_within_s):
+                # filler takes the rest (noted). Full: the replica's first refused claim.
+                first = await _first_log_mark(rig, FULL_MARK, offsets, plan.fill_within_s)
+                if first is None:
                     topped_up = await asyncio.to_thread(_write_filler, filler, None)
-                    if not await _first_log_mark(rig, FULL_MARK, 20):
+                    first = await _first_log_mark(rig, FULL_MARK, offsets, 20)
+                    if first is None:
                         raise RuntimeError("the store did not report a full disk")
-                timeline.full_at = timeline.at()
+                timeline.full_at = round(first - timeline.t0_wall, 1)
                 free_when_full = _free(mountpoint)
-                await asyncio.sleep(plan.full_s)
+                await asyncio.sleep(max(0.0, timeline.full_at + plan.full_s - timeline.at()))
                 await asyncio.to_thread(_space_back, mountpoint, filler)
                 timeline.back_at = timeline.at()
                 await load
@@ -538,6 +565,7 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         async with rig:
             assert rig.sim is not None
             count = int(plan.load_s * plan.rate)
+            offsets = _log_offsets(rig)
             timeline.t0_mono, timeline.t0_wall = time.monotonic(), time.time()
             load = asyncio.create_task(rig.send_commands(count, plan.rate))
             try:
@@ -547,7 +575,9 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
                 timeline.full_at = timeline.at()
                 full_memory = client.info("memory")
                 keeper = _KeepFull(client, filled)
-                await asyncio.sleep(plan.full_s)
+                first = await _first_log_mark(rig, FULL_MARK, offsets, plan.full_s)
+                first_refused = None if first is None else round(first - timeline.t0_wall, 1)
+                await asyncio.sleep(max(0.0, timeline.full_at + plan.full_s - timeline.at()))
                 keeper.stop()
                 filler_keys = keeper.next
                 await asyncio.to_thread(_delete_filler, client)
@@ -578,6 +608,7 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     audit.details.update(
         timeline={
             "full_at_s": timeline.full_at,
+            "first_claim_refused_at_s": first_refused,
             "space_back_at_s": timeline.back_at,
             "all_results_at_s": all_done,
         },
@@ -588,7 +619,8 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     )
     audit.notes.append(
         f"own redis-server, maxmemory {REDIS_MAXMEMORY}, noeviction; load {plan.rate:.0f}/s; "
-        f"filled ({filler_keys:,} filler keys) until OOM at +{timeline.full_at} s; "
+        f"filled ({filler_keys:,} filler keys) until OOM at +{timeline.full_at} s, first "
+        f"claim refused at +{first_refused} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler deleted "
         f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; all results by "
