@@ -255,7 +255,7 @@ class SqliteIdempotencyStore:
             try:
                 await self._alone(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
             except Exception as exc:  # the next one tries again; the log grows meanwhile
-                log.warning("idempotency store checkpoint failed (%s)", type(exc).__name__)
+                log.warning("idempotency store checkpoint failed (%s: %s)", type(exc).__name__, exc)
 
     async def _alone(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the maintenance connection, on the store's thread (for :memory:,
