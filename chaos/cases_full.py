@@ -1,9 +1,10 @@
 """Cases 7-8: the idempotency store runs out of room under RoomCreate load, then gets it back.
 
 * ``disk-full``: one commands replica (SQLite is the single-instance store) with its SQLite
-  file on a 2 MB tmpfs of the case's own, partly taken by a filler file; the load fills the
-  rest. After a while the filler is deleted and the tmpfs remounted at 64 MB (2 MB would not
-  hold the whole load's keys: the store would fill again at once).
+  file on a 2 MB tmpfs of the case's own, partly taken by a filler file; after a lead-in the
+  filler grows to leave 256 KB, and the load fills that. After a while the filler is deleted
+  and the tmpfs remounted at 64 MB (2 MB would not hold the whole load's keys: the store would
+  fill again at once).
 * ``redis-full``: two replicas on a Redis of the case's own (``maxmemory`` 2 MB,
   ``noeviction``) for idempotency and rate limit; the case fills it with filler keys until
   writes are refused with OOM, keeps it full, then deletes the filler and raises
@@ -241,9 +242,10 @@ def _verdict(audit: Audit, rig: CommandsRig, check: dict[str, Any], logged: dict
 
 TMPFS_SIZE = "2m"
 TMPFS_BACK = "64m"
-# Left free by the filler: a few seconds of normal work, then the load takes the rest (the
-# write-ahead log alone grows to about a megabyte at 30 commands/s between checkpoints).
-DISK_HEADROOM = 1024 * 1024
+# Left free by the filler: during the lead-in (the write-ahead log alone grows to about a
+# megabyte between checkpoints at 30-40 commands/s), then at its end, for the load to fill.
+LEAD_HEADROOM = 1536 * 1024
+FULL_HEADROOM = 256 * 1024
 
 
 def _mount(path: Path) -> str | None:
@@ -356,7 +358,7 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         db = mountpoint / "idempotency.sqlite3"
         await _prepare_sqlite(db)
         filler = mountpoint / "filler"
-        prefilled = _write_filler(filler, max(0, _free(mountpoint) - DISK_HEADROOM))
+        prefilled = _write_filler(filler, max(0, _free(mountpoint) - LEAD_HEADROOM))
         # Commands wait out the full disk in processing retries (0.4 s doubling to 10 s, ten
         # tries: about 52 s), then succeed: the budget covers the full time, a 10 s retry
         # pause and the backlog.
@@ -379,8 +381,12 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             load = asyncio.create_task(rig.send_commands(count, plan.rate))
             try:
                 await asyncio.sleep(plan.lead_s)
-                # The load fills what the filler left; if it has not within its time, the
-                # filler takes the rest (noted). Full: the replica's first refused claim.
+                # The filler grows to leave a little; the load fills that. If it has not within
+                # its time, the filler takes the rest (noted). Full: the first refused claim.
+                offsets = _log_offsets(rig)
+                grown = await asyncio.to_thread(
+                    _write_filler, filler, max(0, _free(mountpoint) - FULL_HEADROOM)
+                )
                 first = await _first_log_mark(rig, FULL_MARK, offsets, plan.fill_within_s)
                 if first is None:
                     topped_up = await asyncio.to_thread(_write_filler, filler, None)
@@ -415,15 +421,18 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             "all_results_at_s": all_done,
         },
         prefilled_bytes=prefilled,
+        filler_grown_bytes=grown,
         topped_up_bytes=topped_up,
         free_bytes_when_full=free_when_full,
         store_bytes_at_end=store_bytes,
     )
     how = "by the load" if not topped_up else f"by the filler ({topped_up:,} bytes more)"
     audit.notes.append(
-        f"tmpfs {TMPFS_SIZE}, filler {prefilled / 1e6:.2f} MB, load {plan.rate:.0f}/s; disk full "
-        f"({how}) at +{timeline.full_at} s; {logged['records_refused_store_full']} records "
-        f"refused ({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler "
+        f"tmpfs {TMPFS_SIZE}, filler {prefilled / 1e6:.2f} MB, load {plan.rate:.0f}/s; filler "
+        f"grown by {grown / 1e6:.2f} MB at +{plan.lead_s:.0f} s to leave "
+        f"{FULL_HEADROOM // 1024} KB; disk full ({how}) at +{timeline.full_at} s; "
+        f"{logged['records_refused_store_full']} records refused "
+        f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler "
         f"deleted and tmpfs remounted at {TMPFS_BACK} at +{timeline.back_at} s; all results by "
         f"+{all_done} s; "
         f"{check['vendor_creates_executed']} creates at the vendor, "
