@@ -172,10 +172,14 @@ class CommandsRig:
 
     # -- load ----------------------------------------------------------------------------
 
+    def room(self, i: int) -> str:
+        """The room_id of the i-th command (its id is ``<case>-<i>-<random>``)."""
+        return f"{self._room_prefix}{i:09d}"
+
     def command(self, i: int) -> tuple[bytes, dict[str, Any]]:
         """The i-th command of the case: a RoomCreate with its own room_id (which makes every
         vendor mutation identifiable, and has a reconciliation probe), and a deadline."""
-        room = f"{self._room_prefix}{i:09d}"
+        room = self.room(i)
         deadline = datetime.now(UTC) + timedelta(seconds=self.config.budget_s)
         envelope = {
             "id": f"{self.config.case}-{i}-{uuid.uuid4().hex[:8]}",

@@ -34,6 +34,7 @@ from chaos.case_malformed import malformed
 from chaos.case_network import net_partition, net_partition_poller, net_vendor
 from chaos.case_poller import poller_failover
 from chaos.cases_commands import kafka_restart, redis_restart, replica_kill, vendor_outage
+from chaos.cases_full import disk_full, redis_full
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready, redis_ready, redis_url
 
 Case = Callable[[bool, Path, random.Random], Awaitable[Audit]]
@@ -49,11 +50,21 @@ CASES: dict[str, tuple[Case, float, float]] = {
     "net-vendor": (net_vendor, 600, 300),
     "net-partition": (net_partition, 600, 240),
     "net-partition-poller": (net_partition_poller, 400, 240),
+    "disk-full": (disk_full, 600, 240),
+    "redis-full": (redis_full, 600, 240),
 }
-# Run only when named with --case, not by a run without --case (`make chaos`, `make chaos-ci`):
-# the network cases need the Toxiproxy build, and the poller one the machine's one Kafka proxy
-# address, which other checkouts may hold.
-NAMED_ONLY = frozenset({"net-vendor", "net-partition", "net-partition-poller"})
+# What `make chaos-ci` runs (`--ci`, reduced, after `make test`), within the ten minutes a CI
+# addition may take: the process and service cases and one network case. `make chaos` runs
+# every case.
+CI_CASES = (
+    "replica-kill",
+    "kafka-restart",
+    "redis-restart",
+    "vendor-outage",
+    "malformed",
+    "poller-failover",
+    "net-vendor",
+)
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
 REPORT = ROOT / "docs" / "chaos.md"
@@ -67,8 +78,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="chaos/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reduced", action="store_true", help="the small variant (CI-sized)")
     parser.add_argument(
-        "--case", action="append", choices=sorted(CASES), help="run only this case (repeatable)"
+        "--case",
+        action="append",
+        choices=sorted(CASES),
+        help="run only this case (repeatable)",
     )
+    parser.add_argument("--ci", action="store_true", help="only the cases CI runs (CI_CASES)")
     parser.add_argument("--seed", type=int, default=None, help="seed for kill moments and fuzz")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where audit.md/json go")
     parser.add_argument(
@@ -114,7 +129,7 @@ async def _preflight() -> None:
 async def main_async(args: argparse.Namespace) -> int:
     await _preflight()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    names = args.case or [name for name in CASES if name not in NAMED_ONLY]
+    names = args.case or (list(CI_CASES) if args.ci else list(CASES))
     size = "reduced" if args.reduced else "full"
     print(f"chaos: {size} suite, cases {', '.join(names)}, seed {seed}", flush=True)
     audits = []
@@ -134,7 +149,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"({', '.join(f'{a.case} {a.seconds:.0f} s' for a in audits)})"
     )
     path = write_results(audits, args.out, header)
-    if not args.reduced and not args.case:
+    if not args.reduced and not args.case and not args.ci:
         # A whole full run is the suite's report, kept with the benchmarks (make bench).
         title, body = path.read_text(encoding="utf-8").split("\n", 1)
         REPORT.write_text(f"{title}\n\n{REPORT_PREFACE}{body}", encoding="utf-8")

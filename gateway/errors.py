@@ -8,6 +8,7 @@ keeps this drawing equal to the classes, tests/unit/test_error_tree.py)::
     GatewayError
     ├── NotAnEnvelopeError              messages/envelope.py: no command id can be read (DLQ)
     ├── InvalidEnvelopeError            messages/envelope.py: an id, but the envelope is wrong
+    ├── IdempotencyStoreFullError       idempotency/store.py: no room for a claim (disk, memory)
     ├── RateLimitDeadlineError          ratelimit/limiter.py: the next slot is past the deadline
     ├── RecordTooLargeError             commands/outbound.py: even the compact result is over 1 MB
     ├── UploadSourceError               commands/upload.py: the FileUpload file cannot be read

@@ -374,12 +374,15 @@ class CommandConsumer:
 
     @staticmethod
     def _failed(tp: TopicPartition, record: Any, exc: Exception, attempt: int) -> None:
+        # The error's own words too ("idempotency store full: ..."): the class alone does not
+        # tell a full disk from a dropped connection.
         log.warning(
-            "processing %s[%d]@%d failed (%s), attempt %d",
+            "processing %s[%d]@%d failed (%s: %s), attempt %d",
             tp.topic,
             tp.partition,
             record.offset,
             type(exc).__name__,
+            str(exc)[:300],
             attempt,
         )
 

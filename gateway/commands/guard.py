@@ -190,10 +190,25 @@ class IdempotencyGuard:
             mode="json", exclude={"duration_ms", "replayed"}
         )
         key, owner = claimed.key, claimed.owner
+        failures = 0
+
+        async def complete() -> bool:
+            nonlocal failures
+            try:
+                return await self._store.complete(key, owner, stored, self._retention_s)
+            except Exception as exc:
+                failures += 1
+                if failures == 1:  # once per command: the retries themselves are quiet
+                    log.warning(
+                        "storing the outcome of %s failed (%s: %s); trying again",
+                        command.id,
+                        type(exc).__name__,
+                        str(exc)[:300],
+                    )
+                raise
+
         try:
-            completed = await self._store_retry.run(
-                functools.partial(self._store.complete, key, owner, stored, self._retention_s)
-            )
+            completed = await self._store_retry.run(complete)
         except Exception as exc:  # the store is down: publish anyway, never call twice
             log.error(
                 "could not store the outcome of %s (%s); publishing it unstored",

@@ -1,6 +1,18 @@
 """Idempotency for mutations: key derivation, the store protocol, SQLite and Redis stores."""
 
 from gateway.idempotency.keys import fingerprint, scope_key
-from gateway.idempotency.store import Claim, ClaimState, IdempotencyStore
+from gateway.idempotency.store import (
+    Claim,
+    ClaimState,
+    IdempotencyStore,
+    IdempotencyStoreFullError,
+)
 
-__all__ = ["Claim", "ClaimState", "IdempotencyStore", "fingerprint", "scope_key"]
+__all__ = [
+    "Claim",
+    "ClaimState",
+    "IdempotencyStore",
+    "IdempotencyStoreFullError",
+    "fingerprint",
+    "scope_key",
+]

@@ -6,6 +6,15 @@ in-flight claims carry their lease time, and the hash itself expires a full rete
 the lease: a command redelivered after a crash and a long outage (minutes, hours) must still
 find the dead owner's claim and be reconciled, not look new and call the vendor again.
 Abandoned claims are gone after lease + retention, so they do not pile up either.
+
+A full Redis (``maxmemory`` with ``noeviction``) refuses a script's first write of a command
+that may grow memory, and lets a script that has written go on (it cannot stop halfway). So
+the order of the writes decides what a full store does: a *new* claim's first write is its
+HSET, refused, and nothing is written (``IdempotencyStoreFullError``: the vendor is not
+called); taking over an existing key deletes it first (no growth). Renewing and completing
+write first what cannot grow memory (PEXPIRE, HDEL), so a command admitted before the store
+filled keeps its lease and stores its outcome: a full store grows by at most one outcome per
+command in flight, and never loses the outcome of a vendor call it let happen.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
-from gateway.idempotency.store import Claim, ClaimState
+from gateway.idempotency.store import Claim, ClaimState, IdempotencyStoreFullError
 
 __all__ = ["RedisIdempotencyStore"]
 
@@ -26,7 +36,8 @@ local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local h = redis.call('HGETALL', KEYS[1])
 local function take(reclaimed)
-  redis.call('DEL', KEYS[1])
+  -- Only an existing hash is deleted: a new key's first write is the HSET (module docstring).
+  if #h > 0 then redis.call('DEL', KEYS[1]) end
   redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'in_flight', 'owner', ARGV[2],
              'lease_until', now + tonumber(ARGV[3]))
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]))
@@ -49,8 +60,8 @@ local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'in_flight' then return 0 end
-redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
 return 1
 """
 
@@ -58,8 +69,8 @@ return 1
 _COMPLETE = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'in_flight' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'done', 'outcome', ARGV[2])
 redis.call('HDEL', KEYS[1], 'lease_until')
+redis.call('HSET', KEYS[1], 'state', 'done', 'outcome', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
 """
@@ -92,36 +103,48 @@ class RedisIdempotencyStore:
         return self._prefix + key
 
     async def claim(self, key: str, fingerprint: str, owner: str, lease_s: float) -> Claim:
-        reply = await self._claim(
-            keys=[self._key(key)],
-            args=[fingerprint, owner, int(lease_s * 1000), self._retention_ms],
-        )
+        try:
+            reply = await self._claim(
+                keys=[self._key(key)],
+                args=[fingerprint, owner, int(lease_s * 1000), self._retention_ms],
+            )
+        except OutOfMemoryError as exc:
+            raise _full(exc) from exc
         state, reclaimed, holder = (_text(x) for x in reply[:3])
         if state == "done":
             return Claim(ClaimState.DONE, outcome=json.loads(_text(reply[3])), owner=holder or None)
         return Claim(ClaimState(state), reclaimed=reclaimed == "1", owner=holder or None)
 
     async def renew(self, key: str, owner: str, lease_s: float) -> bool:
-        return bool(
-            await self._renew(
-                keys=[self._key(key)], args=[owner, int(lease_s * 1000), self._retention_ms]
+        try:
+            return bool(
+                await self._renew(
+                    keys=[self._key(key)], args=[owner, int(lease_s * 1000), self._retention_ms]
+                )
             )
-        )
+        except OutOfMemoryError as exc:
+            raise _full(exc) from exc
 
     async def complete(
         self, key: str, owner: str, outcome: dict[str, Any], retention_s: float
     ) -> bool:
-        return bool(
-            await self._complete(
-                keys=[self._key(key)], args=[owner, json.dumps(outcome), int(retention_s * 1000)]
-            )
-        )
+        args: list[str | int] = [owner, json.dumps(outcome), int(retention_s * 1000)]
+        try:
+            return bool(await self._complete(keys=[self._key(key)], args=args))
+        except OutOfMemoryError as exc:
+            raise _full(exc) from exc
 
     async def release(self, key: str, owner: str) -> None:
         await self._release(keys=[self._key(key)], args=[owner])
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _full(exc: OutOfMemoryError) -> IdempotencyStoreFullError:
+    return IdempotencyStoreFullError(
+        f"idempotency store full: Redis refused the write ({exc}); nothing was written"
+    )
 
 
 def _text(value: Any) -> str:

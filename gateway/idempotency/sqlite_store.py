@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import pydantic_core
 
-from gateway.idempotency.store import Claim, ClaimState
+from gateway.idempotency.store import Claim, ClaimState, IdempotencyStoreFullError
 
 __all__ = ["Maintenance", "SqliteIdempotencyStore"]
 
@@ -60,6 +60,7 @@ _CHECKPOINT_EVERY_S = 1.0
 _PURGE_CHUNK = 500  # rows per purge transaction: the loop's writes wait at most that long
 _VACUUM_CHUNK = 500  # pages per incremental vacuum step
 _BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_FULL = 13  # SQLITE_FULL: the disk (or max_page_count) has no room
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -98,6 +99,13 @@ def _connect(path: str, busy_timeout_s: float, autocheckpoint: bool) -> sqlite3.
 def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         getattr(exc, "sqlite_errorcode", None) in _BUSY or "locked" in str(exc)
+    )
+
+
+def _is_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and (
+        (code is not None and code & 0xFF == _FULL) or "disk is full" in str(exc)
     )
 
 
@@ -212,8 +220,21 @@ class SqliteIdempotencyStore:
             try:
                 outcomes.append((True, self._transaction([op], now)[0]))
             except Exception as exc:  # handed to that op's caller
-                outcomes.append((False, exc))
+                outcomes.append((False, self._full_error(exc) if _is_full(exc) else exc))
         return outcomes
+
+    def _full_error(self, exc: BaseException) -> IdempotencyStoreFullError:
+        """SQLITE_FULL, said plainly: nothing of the operation was written (its transaction
+        rolled back), so a refused claim never reaches the vendor."""
+        where = "in memory"
+        if self._path is not None:
+            where = str(self._path)
+            with contextlib.suppress(OSError):
+                fs = os.statvfs(self._path.parent)
+                where += f", {fs.f_bavail * fs.f_frsize} bytes free on its file system"
+        return IdempotencyStoreFullError(
+            f"idempotency store full: {exc} ({where}); nothing was written"
+        )
 
     def _transaction(self, ops: list[Op], now: float) -> list[Any]:
         db = self._db
@@ -234,7 +255,7 @@ class SqliteIdempotencyStore:
             try:
                 await self._alone(lambda db: db.execute("PRAGMA wal_checkpoint(PASSIVE)"))
             except Exception as exc:  # the next one tries again; the log grows meanwhile
-                log.warning("idempotency store checkpoint failed (%s)", type(exc).__name__)
+                log.warning("idempotency store checkpoint failed (%s: %s)", type(exc).__name__, exc)
 
     async def _alone(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the maintenance connection, on the store's thread (for :memory:,

@@ -14,7 +14,18 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Claim", "ClaimState", "IdempotencyStore"]
+from gateway.errors import GatewayError
+
+__all__ = ["Claim", "ClaimState", "IdempotencyStore", "IdempotencyStoreFullError"]
+
+
+class IdempotencyStoreFullError(GatewayError):
+    """The store has no room for a write (SQLite: the disk is full; Redis: ``maxmemory``
+    reached under ``noeviction``). Nothing was written: a refused claim means the vendor is
+    not called, and the record is tried again (``gateway.retry.processing_failures``) until
+    there is room. The message starts with "idempotency store full:"."""
+
+    retryable = True
 
 
 class ClaimState(enum.Enum):

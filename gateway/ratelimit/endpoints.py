@@ -113,6 +113,8 @@ local start = math.max(now, tat - tolerance)
 if max_wait >= 0 and start - now > max_wait then return -1 end
 local new_tat = math.max(tat, start) + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+-- PEXPIRE first: Redis at maxmemory lets a script that has written go on (limiter.py).
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return start - now
 """

@@ -150,6 +150,10 @@ local function reserve(i)
   local start = math.max(now, tat(i) - tolerance[i])
   local new_tat = math.max(tat(i), start) + interval[i]
   local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
+  -- PEXPIRE first: a write that cannot grow memory, after which a Redis at maxmemory
+  -- (noeviction) lets the script's SET through. Two small keys per account: a Redis filled
+  -- by idempotency keys must not stop every vendor request (queries, admitted commands).
+  redis.call('PEXPIRE', KEYS[i], ttl_ms)
   redis.call('SET', KEYS[i], string.format('%d', new_tat), 'PX', ttl_ms)
   return start - now
 end

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway import retry
 from gateway.commands.handler import Account, CommandHandler
@@ -80,16 +82,26 @@ async def _creates(sim: httpx.AsyncClient) -> int:
 
 
 async def test_failing_complete_is_retried_not_the_vendor_call(
-    vendor_client: VendorClient, sim: httpx.AsyncClient, tmp_path: Path
+    vendor_client: VendorClient,
+    sim: httpx.AsyncClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """``complete`` fails three times: the handler retries it, the vendor sees one create."""
+    """``complete`` fails three times: the handler retries it, the vendor sees one create;
+    the first failure is logged with the error's words, the retries are not."""
     store = FlakyStore(await SqliteIdempotencyStore.open(tmp_path / "i.db"), complete_failures=3)
     handler = await _handler(vendor_client, tmp_path, store)
     command = _room_create("76000000001")
-    result = await handler.handle(command)
+    with caplog.at_level(logging.WARNING, logger="gateway.commands"):
+        result = await handler.handle(command)
     assert result.status == "succeeded"
     assert store.complete_failures == 0
     assert await _creates(sim) == 1
+    warned = [r.getMessage() for r in caplog.records if "storing the outcome" in r.getMessage()]
+    assert warned == [
+        f"storing the outcome of {command.id} failed (ConnectionError: store unavailable);"
+        " trying again"
+    ]
     replay = await handler.handle(command)
     await store.close()
     assert replay.replayed
