@@ -7,7 +7,9 @@
   probe, never created twice.
 * ``net-partition``: the commands replicas reach Kafka but not the vendor for a while.
 * ``net-partition-poller``: the poller leader reaches the vendor but not Kafka; the other
-  replica must take over, and the cut leader must publish nothing from its stale term.
+  replica must take over, and the cut leader must publish nothing from its stale term. Its
+  lease must lapse locally (no answer from the group coordinator for the session timeout):
+  it logs the lapse and stops polling the vendor within the session timeout + 2 s of the cut.
 """
 
 from __future__ import annotations
@@ -277,6 +279,13 @@ def _log_lines(path: Path) -> list[tuple[float, str]]:
 _EVENTS = re.compile(r"poller cycle of account \S+: (\d+) events")
 
 
+# The lease lapses locally one session timeout (FAILOVER_S / 2) after the last heartbeat that
+# was answered, sent at most a heartbeat interval before the cut; the margin covers that, a
+# cycle's vendor reads already on the wire, and the time the term takes to stop its tasks.
+SESSION_S = FAILOVER_S / 2
+STOP_POLLING_S = SESSION_S + 2.0
+
+
 def _after(lines: list[tuple[float, str]], since: float, needle: str) -> list[float]:
     return [t for t, line in lines if t >= since and needle in line]
 
@@ -409,6 +418,9 @@ def _partition_verdict(
     a_polls = [t for t, who in pollers if who == "poller-a"]
     a_last_poll = max(a_polls, default=cut_at) - cut_at
     a_polls_cut = sum(1 for t in a_polls if t < healed_at)
+    # After the lapse deadline: none at all (during the cut, and after it as a follower).
+    a_polls_late = sum(1 for t in a_polls if t >= cut_at + STOP_POLLING_S)
+    a_lapsed = _after(a, cut_at, "poller lease lapsed")
     b_terms = _after(b, cut_at, "poller lease acquired")
     audit.details.update(
         cut_at_s=round(cut_after, 1),
@@ -422,6 +434,9 @@ def _partition_verdict(
         a_fenced_after_cut=[round(t - cut_at, 1) for t in a_fenced],
         a_last_vendor_poll_after_cut_s=round(a_last_poll, 1),
         a_vendor_polls_during_cut=a_polls_cut,
+        a_lease_lapsed_after_cut=[round(t - cut_at, 1) for t in a_lapsed],
+        a_vendor_polls_after_stop_deadline=a_polls_late,
+        stop_polling_deadline_s=STOP_POLLING_S,
         b_lease_acquired_after_cut=[round(t - cut_at, 1) for t in b_terms],
     )
     if takeover is None or takeover_s > FAILOVER_S:
@@ -436,18 +451,33 @@ def _partition_verdict(
             f"poller-a took the lease back {a_terms[0] - cut_at:.1f} s after the cut "
             f"(healed at +{healed_at - cut_at:.1f} s)"
         )
-    lost = min([*a_released, *a_fenced], default=None)
+    allowed = f"(session timeout {SESSION_S:.0f} s + 2 s allowed)"
+    if not a_lapsed:
+        audit.problems.append(f"poller-a's log shows no lease lapse after the cut {allowed}")
+    elif a_lapsed[0] - cut_at > STOP_POLLING_S:
+        audit.problems.append(
+            f"poller-a's lease lapsed only {a_lapsed[0] - cut_at:.1f} s after the cut {allowed}"
+        )
+    if a_polls_late:
+        audit.problems.append(
+            f"poller-a polled the vendor {a_polls_late} times later than "
+            f"{STOP_POLLING_S:.0f} s after its Kafka link was cut"
+        )
+    kinds = {t: "lease lapsed" for t in a_lapsed}
+    kinds |= {t: "lease released" for t in a_released}
+    kinds |= {t: "producer fenced" for t in a_fenced}
+    lost = min(kinds, default=None)
     lost_text = (
-        f"poller-a dropped its term at +{lost - cut_at:.1f} s"
-        f" ({'lease released' if lost in a_released else 'producer fenced'})"
+        f"poller-a dropped its term at +{lost - cut_at:.1f} s ({kinds[lost]})"
         if lost is not None
         else "poller-a never logged losing its term"
     )
     audit.notes.append(
         f"poller-a's Kafka link blackholed {cut_after:.1f} s into a {burst_s:.0f} s burst, "
         f"for {healed_at - cut_at:.1f} s; poller-b took over (first poll) at +{takeover_s:.1f} s "
-        f"(failover setting {FAILOVER_S:.0f} s); poller-a, not knowing, polled the vendor "
-        f"{a_polls_cut} times during the cut, last at +{a_last_poll:.1f} s; {lost_text}; "
+        f"(failover setting {FAILOVER_S:.0f} s); poller-a polled the vendor "
+        f"{a_polls_cut} times during the cut, last at +{a_last_poll:.1f} s, "
+        f"{a_polls_late} times after +{STOP_POLLING_S:.0f} s; {lost_text}; "
         f"{a_events} events from poller-a after the cut; poller-a took the lease again "
         f"{len(a_terms)} times; waited {audit.details.get('kafka_proxy_wait_s', 0):.0f} s for "
         f"the machine's Kafka proxy address"

@@ -27,6 +27,18 @@ the rebalance and reloads its snapshot); otherwise the member with the lowest id
 A member the group dropped (its session expired: it was cut off from Kafka, or paused)
 rejoins as a newcomer, not as the holder: by then another member holds the lease, and
 claiming it back would move the poller again and fence the live leader's producer.
+
+Local expiry: the group only takes the partition away from a member it can talk to. A leader
+cut off from Kafka (the vendor still reachable) is never revoked locally: aiokafka's heartbeat
+on a blackholed connection fails only after ``request_timeout_ms`` (40 s), and until then the
+leader would keep polling the vendor, spending the shared rate budget for nothing (its output
+is fenced). So the lease also lapses locally: it counts as held only while the coordinator
+answered within the session timeout, measured from when the last successful heartbeat was
+*sent* (the broker received it after that, so its session outlives our deadline: we give up
+no later than the broker expires us, before another member can be assigned). A completed
+assignment counts as contact too. The heartbeat is observed by wrapping the coordinator's
+private ``_do_heartbeat`` on the instance; without it (another aiokafka) a WARNING says the
+lease has no local expiry and fencing alone keeps the output single-writer.
 """
 
 from __future__ import annotations
@@ -34,7 +46,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -115,6 +128,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is
         self._lease._set_held(False)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        # The coordinator just answered the join (SyncGroup): that is contact.
+        self._lease._contact(self._lease._clock())
         self._lease._set_held(self._lease.partition in set(assigned))
 
 
@@ -132,22 +147,103 @@ class KafkaLease:
         topic: str,
         group_id: str,
         failover_s: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.partition = TopicPartition(topic, 0)
         self.assignor = LeaseAssignor()
+        timeouts = group_timeouts(failover_s)
         self._consumer = make_consumer(
             group_id=group_id,
             partition_assignment_strategy=(self.assignor,),
-            **group_timeouts(failover_s),
+            **timeouts,
         )
-        self._held = False
+        self._held = False  # what the group's last assignment or revocation said
         self._changed = asyncio.Event()
         self.terms = 0  # how many times this replica became leader
+        # Local expiry (module docstring). None: contact is not tracked (no local expiry).
+        self._clock = clock
+        self._session_s = timeouts["session_timeout_ms"] / 1000
+        self._last_contact: float | None = None
+        self._lapsed = False  # as last noticed (logged, waiters woken) by _check_contact
+        self._watch: asyncio.TimerHandle | None = None  # the next _check_contact
 
     @property
     def held(self) -> bool:
-        """True while this replica holds the lease (is the leader)."""
-        return self._held
+        """True while this replica holds the lease (is the leader): the group assigned it
+        and the coordinator answered within the session timeout."""
+        return self._held and not self._silent_too_long()
+
+    def _silent_too_long(self) -> bool:
+        last = self._last_contact
+        return last is not None and self._clock() - last >= self._session_s
+
+    def _contact(self, at: float) -> None:
+        """The coordinator answered a request sent at ``at``."""
+        if self._last_contact is None:
+            return  # not tracked (_track_heartbeats): no local expiry
+        self._last_contact = max(self._last_contact, at)
+        self._check_contact()
+
+    def _check_contact(self) -> float:
+        """Notice the lease lapsing locally or coming back: log it and wake the loop (the
+        ``held`` property already reads the clock itself). Returns the seconds until the
+        next lapse is possible, when to check again."""
+        last = self._last_contact
+        if last is None:
+            return self._session_s
+        silent = self._clock() - last
+        lapsed = silent >= self._session_s
+        if lapsed != self._lapsed:
+            self._lapsed = lapsed
+            if self._held:  # a follower's silence changes nothing for the loop
+                if lapsed:
+                    log.warning(
+                        "poller lease lapsed: no answer from the group coordinator for %.0f s;"
+                        " polling stops until it answers",
+                        silent,
+                    )
+                else:
+                    log.info(
+                        "poller lease: the group coordinator answers again and the lease is"
+                        " still assigned to this replica; polling resumes"
+                    )
+                self._changed.set()
+        # Contact only moves the deadline later: checking again after this never misses it.
+        return self._session_s - silent if not lapsed else self._session_s
+
+    def _watch_contact(self) -> asyncio.TimerHandle:
+        """Check again when the lease would lapse: no heartbeat answer comes to notice it."""
+        return asyncio.get_running_loop().call_later(self._check_contact(), self._rewatch)
+
+    def _rewatch(self) -> None:
+        self._watch = self._watch_contact()
+
+    def _track_heartbeats(self) -> bool:
+        """Record every successful heartbeat's send time as contact; False if aiokafka has
+        no ``_coordinator._do_heartbeat`` to wrap (no group, or another version)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        do_heartbeat: Callable[[], Awaitable[bool]] | None = getattr(
+            coordinator, "_do_heartbeat", None
+        )
+        if coordinator is None or do_heartbeat is None:
+            log.warning(
+                "poller lease: cannot observe the group heartbeats (aiokafka internals"
+                " changed); the lease does not lapse locally when Kafka is unreachable,"
+                " only fencing stops a cut-off leader"
+            )
+            return False
+
+        async def heartbeat() -> bool:
+            sent = self._clock()
+            ok = await do_heartbeat()
+            if ok:  # True also while the group rebalances: the member is still in it
+                self._contact(sent)
+            return ok
+
+        # An instance attribute shadows the method: _heartbeat_routine calls this one.
+        coordinator._do_heartbeat = heartbeat
+        self._last_contact = self._clock()  # start the clock (a follower's lapse is silent)
+        return True
 
     def expelled(self) -> bool:
         """Whether the group no longer knows this member: aiokafka forgets its member id when
@@ -173,6 +269,8 @@ class KafkaLease:
     async def run(self, stop: asyncio.Event) -> None:
         """Take part in the group until ``stop``; leaving the group hands the lease over."""
         await self._consumer.start()
+        if self._track_heartbeats():
+            self._watch = self._watch_contact()
         try:
             self._consumer.subscribe([self.partition.topic], listener=_Listener(self))
             while not stop.is_set():
@@ -184,5 +282,8 @@ class KafkaLease:
                     log.warning("poller lease: %r; still trying", exc)
                     await asyncio.sleep(0.5)
         finally:
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
             self._set_held(False)
             await self._consumer.stop()

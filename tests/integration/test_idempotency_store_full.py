@@ -4,7 +4,7 @@ disk-full and redis-full run this under load).
 
 SQLite: ``max_page_count`` makes the file full as a full disk does (SQLITE_FULL). Redis: a
 ``redis-server`` of the test's own with ``maxmemory`` and ``noeviction`` (never the shared
-one's settings), filled with filler keys; skipped when no ``redis-server`` binary is found.
+one's settings), filled with filler keys; the suite fails when no ``redis-server`` binary is found.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ async def test_sqlite_full_refuses_the_claim_and_writes_nothing(tmp_path: Path) 
 def full_redis() -> Iterator[str]:
     """A redis-server of its own, 2 MB of memory, no eviction."""
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no redis-server binary (scripts/redis.sh installs it)")
+    if binary is None:  # a missing service fails the suite, never skips (scripts/redis.sh)
+        pytest.fail("no redis-server on PATH: `scripts/redis.sh start` installs it (make services)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
