@@ -66,8 +66,10 @@ chaos: install services ## chaos suite under load, audited (CHAOS_ARGS="--reduce
 	$(PY) chaos/run.py $(CHAOS_ARGS)
 
 # The full suite takes ~12 minutes here, over the 10 a CI addition may take; CI runs this one.
+# The network-fault cases (net-kafka, net-redis) are not in it yet.
+CHAOS_CI_CASES := replica-kill kafka-restart redis-restart vendor-outage malformed poller-failover
 chaos-ci: install services ## the reduced chaos suite, fixed seed, as CI runs it after `make test` (~3.5 min)
-	$(PY) chaos/run.py --reduced --strict --seed 7 --out chaos/results/ci
+	$(PY) chaos/run.py --reduced --strict --seed 7 --out chaos/results/ci $(CHAOS_CI_CASES:%=--case %)
 
 demo: install services ## the whole loop on this machine: simulator, gateway, Kafka
 	$(VENV)/bin/gateway demo

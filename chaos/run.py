@@ -33,6 +33,7 @@ from chaos.audit import Audit, render_table, write_results
 from chaos.case_malformed import malformed
 from chaos.case_poller import poller_failover
 from chaos.cases_commands import kafka_restart, redis_restart, replica_kill, vendor_outage
+from chaos.cases_network import net_kafka, net_redis
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready, redis_ready, redis_url
 
 Case = Callable[[bool, Path, random.Random], Awaitable[Audit]]
@@ -45,6 +46,8 @@ CASES: dict[str, tuple[Case, float, float]] = {
     "vendor-outage": (vendor_outage, 600, 240),
     "malformed": (malformed, 600, 240),
     "poller-failover": (poller_failover, 300, 180),
+    "net-kafka": (net_kafka, 600, 300),
+    "net-redis": (net_redis, 400, 240),
 }
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
