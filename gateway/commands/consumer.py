@@ -98,6 +98,16 @@ class ConsumerConfig:
 Item = tuple[TopicPartition, Any]  # (partition, aiokafka ConsumerRecord)
 # `stable_offsets.stable_committed`'s shape (the unit tests pass their own).
 StableFetch = Callable[..., Awaitable[dict[TopicPartition, int | None]]]
+# The consumer's group generation, None when it cannot be read (the unit tests pass their own).
+Generation = Callable[[Any], int | None]
+
+
+def group_generation(consumer: Any) -> int | None:
+    """The generation of the group membership ``consumer`` holds: the one its last join got,
+    -1 once the coordinator said it no longer knows the member (aiokafka resets it when a
+    heartbeat is answered UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION); None if unreadable."""
+    generation = getattr(getattr(consumer, "_coordinator", None), "generation", None)
+    return generation if isinstance(generation, int) else None
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -122,9 +132,13 @@ class CommandConsumer:
         config: ConsumerConfig,
         *,
         fetch_stable: StableFetch = stable_committed,
+        generation: Generation = group_generation,
     ) -> None:
         self._consumer = consumer
         self._fetch_stable = fetch_stable
+        self._generation_of = generation
+        self._generation: int | None = None  # the membership our partitions were assigned in
+        self._lost_logged: int | None = None  # the generation last reported as lost
         self._producer = producer
         self._config = config
         self._outcomes = RecordOutcomes(
@@ -158,6 +172,8 @@ class CommandConsumer:
     async def assign(self, partitions: set[TopicPartition]) -> None:
         """New partitions: start tracking them, at their stable committed offsets, never
         behind our own last commit."""
+        self._generation = self._generation_of(self._consumer)
+        self._lost_logged = None
         for tp in partitions:
             self._trackers.setdefault(tp, PartitionTracker())
         if self._config.transactional and partitions:
@@ -396,6 +412,8 @@ class CommandConsumer:
                     self._unflushed_offsets[tp] = drained.commit
             if not self._unflushed_offsets:
                 return True
+            if self._config.transactional and self._membership_lost():
+                return False  # kept until the revocation drops it for the new owner
             outbound = [o for records in self._unflushed.values() for o in records]
             offsets = dict(self._unflushed_offsets)
             try:
@@ -421,6 +439,32 @@ class CommandConsumer:
                 key = "dead_letters" if o.topic == self._config.dlq_topic else "results"
                 self.stats[key] += 1
             return True
+
+    def _membership_lost(self) -> bool:
+        """Whether the group has dropped us since our partitions were assigned (a session that
+        expired while the broker was unreachable): they may belong to another replica by now.
+
+        Such a zombie must not commit: the transaction's offset commit (TxnOffsetCommit v0,
+        all aiokafka sends) carries no generation for the broker to fence it with (KIP-447),
+        so it would land after the new owner read the offsets and that owner would publish
+        the same results again. Its unflushed results stay unpublished; the revocation that
+        comes with the rejoin drops them, and whoever owns the partitions next redoes those
+        commands (replaying their stored outcomes)."""
+        if self._generation is None:
+            return False
+        current = self._generation_of(self._consumer)
+        if current is None or current == self._generation:
+            return False
+        if current != self._lost_logged:  # once, not on every retry of the flusher
+            self._lost_logged = current
+            log.warning(
+                "not committing %d results: the group no longer knows this member "
+                "(generation %d, assigned in %d); the partitions' next owner redoes them",
+                sum(len(o) for o in self._unflushed.values()),
+                current,
+                self._generation,
+            )
+        return True
 
     async def _publish_in_transaction(
         self, outbound: list[Outbound], offsets: dict[TopicPartition, int]
