@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +164,7 @@ class KafkaNetPlan:
 
 
 LATENCY_MS, JITTER_MS = 200, 100
+STORM_LATENCY_MS = 50
 
 
 async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
@@ -214,13 +217,22 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             # open, and the producer's coordinator connection carries nothing but its steps
             # (AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn), so a struck
             # coordinator connection is reset in the middle of a commit.
+            # A little latency (50±25 ms on the answers) during the storm stretches each
+            # transaction over its coordinator round trips: otherwise the coordinator
+            # connection idles between transactions and the first request after a window
+            # opens is nearly always the next AddPartitionsToTxn, not the commit's steps.
             await _sleep_until(t0, at)
             before = faults.connections()
-            faults.mark("reset storm on")
+            faults.mark("reset storm on", stretch_latency_ms=STORM_LATENCY_MS)
+            stretch = await faults.call(
+                rig.proxy.add_toxic, "kafka", "latency", "downstream",
+                latency=STORM_LATENCY_MS, jitter=STORM_LATENCY_MS // 2,
+            )  # fmt: skip
             windows = await _storm(
                 faults, plan.storm, rng, ["reset_up", "reset_down"],
                 toxicity=0.5, reset_timeout_ms=10,
             )  # fmt: skip
+            await faults.call(rig.proxy.remove_toxic, "kafka", stretch)
             faults.mark("reset storm off", windows=dict(windows))
             phases["resets"] = {
                 "from_s": at,
@@ -265,14 +277,16 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"{lat['from_s'] + lat['seconds']:.0f} s; "
         f"{sum(res['windows'].values())} reset windows ({res['windows'].get('reset_up', 0)} on "
         f"requests, {res['windows'].get('reset_down', 0)} on answers, toxicity 0.5) at "
-        f"{res['from_s']:.0f}-{res['until_s']:.0f} s: {res['reconnects']} connections reset, "
-        f"{struck['failed_transactions_in_storm']} transactions failed and were redone; "
+        f"{res['from_s']:.0f}-{res['until_s']:.0f} s: {res['reconnects']} reconnects, "
+        f"{struck['txn_steps_in_storm']} transaction requests reset "
+        f"({_counts(struck['txn_steps_hit'])}); "
         f"blackhole {bh['seconds']:.0f} s at {bh['from_s']:.0f}-{blackhole_end:.0f} s "
         f"({bh['reconnects_after']} reconnects after it); load {plan.rate:.0f}/s"
     )
     audit.notes.append(
-        f"gateway: {struck['failed_transactions']} failed transactions in all "
-        f"({dict(struck['failed_by_error'])}), {struck['processing_failures']} processing "
+        f"gateway: {struck['failed_transactions']} transactions failed and redone "
+        f"({_counts(struck['failed_by_error'])}), {struck['zombie_skips']} flushes held back "
+        f"after the group dropped the member, {struck['processing_failures']} processing "
         f"failures, {struck['rebalances']} partition assignments; "
         f"{audit.details.get('replayed', 0)} results replayed, "
         f"{audit.details.get('reconciled', 0)} reconciled by probe"
@@ -285,35 +299,47 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
 def _kafka_struck(
     logs: Path, prefix: str, t0: float, phases: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """What the replicas logged about the faults: failed transactions (in all and during
-    the storm), processing failures, assignments."""
+    """What the replicas logged about the faults: transaction requests that a reset struck
+    (aiokafka retries them inside the transaction; per request type, in all and during the
+    storm), transactions that failed as a whole, flushes held back after the group dropped
+    the member, processing failures, partition assignments."""
     lines = _log_lines(logs, prefix)
-    failed = [ln for ln in lines if "records failed" in _message(ln)]
-    by_error: Counter[str] = Counter()
-    for ln in failed:
-        msg = _message(ln)
-        by_error[msg[msg.find("(") + 1 : msg.find(")")] if "(" in msg else "?"] += 1
-    storm = phases.get("resets", {})
-    in_storm = 0
     wall0 = time.time() - (time.monotonic() - t0)
+    storm = phases.get("resets", {})
     lo = wall0 + storm.get("from_s", 0.0)
-    hi = wall0 + storm.get("until_s", 0.0) + 2.0
-    for ln in failed:
-        t = _line_time(ln)
-        if t is not None and lo <= t <= hi:
-            in_storm += 1
+    hi = wall0 + storm.get("until_s", 0.0) + 1.0
+    steps: Counter[str] = Counter()
+    in_storm = 0
+    failed: Counter[str] = Counter()
+    for ln in lines:
+        msg = _message(ln)
+        step = _TXN_STEP.search(msg)
+        if step and msg.startswith("Could not send"):
+            steps[step.group(1)] += 1
+            t = _line_time(ln)
+            in_storm += t is not None and lo <= t <= hi
+        elif "records failed" in msg:
+            failed[msg[msg.find("(") + 1 : msg.find(")")] if "(" in msg else "?"] += 1
     return {
-        "failed_transactions": len(failed),
-        "failed_transactions_in_storm": in_storm,
-        "failed_by_error": by_error,
+        "txn_steps_hit": dict(steps),
+        "txn_steps_in_storm": in_storm,
+        "failed_transactions": sum(failed.values()),
+        "failed_by_error": dict(failed),
+        "zombie_skips": sum(1 for ln in lines if _message(ln).startswith("not committing")),
         "processing_failures": sum(1 for ln in lines if _message(ln).startswith("processing ")),
         "rebalances": sum(1 for ln in lines if _message(ln).startswith("assigned ")),
     }
 
 
-def _line_time(line: dict[str, Any]) -> float | None:
-    from datetime import datetime
+_TXN_STEP = re.compile(r"transaction\.(\w+)Request")
 
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1])) or "-"
+
+
+def _line_time(line: dict[str, Any]) -> float | None:
+    """A log line's time (the replicas log local time, ``2026-12-06 04:41:05,684``)."""
     for key in ("timestamp", "time", "ts", "asctime"):
         value = line.get(key)
         if isinstance(value, (int, float)):
@@ -433,7 +459,7 @@ async def net_redis(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"{lat['from_s'] + lat['seconds']:.0f} s; storm at {st['from_s']:.0f}-"
         f"{st['until_s']:.0f} s: {w.get('reset_up', 0)} request resets, "
         f"{w.get('reset_down', 0)} answer resets, {w.get('flap', 0)} flaps, "
-        f"{st['reconnects']} connections lost; gateway: {len(processing)} processing "
+        f"{st['reconnects']} reconnects; gateway: {len(processing)} processing "
         f"failures ({dict(by_error.most_common(3))}), "
         f"{audit.details.get('replayed', 0)} results replayed, "
         f"{audit.details.get('reconciled', 0)} reconciled by probe; load {plan.rate:.0f}/s"
