@@ -279,7 +279,7 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"requests, {res['windows'].get('reset_down', 0)} on answers, toxicity 0.5) at "
         f"{res['from_s']:.0f}-{res['until_s']:.0f} s: {res['reconnects']} reconnects, "
         f"{struck['txn_steps_in_storm']} transaction requests reset "
-        f"({_counts(struck['txn_steps_hit'])}); "
+        f"(in the whole run: {_counts(struck['txn_steps_hit'])}); "
         f"blackhole {bh['seconds']:.0f} s at {bh['from_s']:.0f}-{blackhole_end:.0f} s "
         f"({bh['reconnects_after']} reconnects after it); load {plan.rate:.0f}/s"
     )
