@@ -243,7 +243,10 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             }
             at = faults.now() + plan.gap_s
             # (c) blackhole: nothing passes either way, connections stay open (no error for
-            # the clients, only silence), new connections too; removing the toxic closes them.
+            # the clients, only silence), new connections too. It ends with every held
+            # connection closed: the proxy is disabled (closing them all), the toxics removed,
+            # the proxy enabled again. (Removing the two toxics one after the other instead can
+            # leave a connection made between the two calls half-open, its answers swallowed.)
             await _sleep_until(t0, at)
             before = faults.connections()
             faults.mark("blackhole on")
@@ -252,8 +255,10 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
                 rig.proxy.add_toxic, "kafka", "timeout", "downstream", timeout=0
             )
             await _sleep_until(t0, at + plan.blackhole_s)
+            await faults.call(rig.proxy.set_enabled, "kafka", False)
             await faults.call(rig.proxy.remove_toxic, "kafka", up)
             await faults.call(rig.proxy.remove_toxic, "kafka", down)
+            await faults.call(rig.proxy.set_enabled, "kafka", True)
             faults.mark("blackhole off")
             phases["blackhole"] = {"from_s": at, "seconds": plan.blackhole_s}
             blackhole_end = faults.now()
