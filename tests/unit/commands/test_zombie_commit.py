@@ -9,7 +9,12 @@ from typing import Any, cast
 
 from aiokafka import TopicPartition
 
-from gateway.commands.consumer import CommandConsumer, ConsumerConfig, group_generation
+from gateway.commands.consumer import (
+    CommandConsumer,
+    ConsumerConfig,
+    HeartbeatWatch,
+    group_generation,
+)
 from gateway.commands.outbound import Outbound
 from gateway.commands.stable_offsets import StableOffsetsUnsupportedError
 from gateway.settings import GatewaySettings
@@ -113,3 +118,82 @@ def test_the_generation_is_read_from_aiokafkas_coordinator() -> None:
 
     assert group_generation(_WithCoordinator()) == 3
     assert group_generation(object()) is None
+
+
+class _Coordinator:
+    """aiokafka's GroupCoordinator as far as the watch touches it."""
+
+    def __init__(self) -> None:
+        self._session_timeout_ms = 10_000
+        self.answers: list[bool] = []
+
+    async def _do_heartbeat(self) -> bool:
+        return self.answers.pop(0)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _WatchedConsumer(_Consumer):
+    def __init__(self) -> None:
+        self._coordinator = _Coordinator()
+
+
+async def test_the_watch_notes_answered_heartbeats_only() -> None:
+    consumer, clock = _WatchedConsumer(), _Clock()
+    watch = HeartbeatWatch(consumer, clock)
+    assert watch.age() is None  # not watching before the first assignment
+    watch.confirmed()
+    assert watch.session_s == 10.0
+    consumer._coordinator.answers = [False, True]
+    clock.now += 4
+    assert await consumer._coordinator._do_heartbeat() is False
+    assert watch.age() == 4
+    clock.now += 2
+    assert await consumer._coordinator._do_heartbeat() is True
+    assert watch.age() == 0
+
+
+async def test_a_member_unheard_for_half_a_session_holds_its_results_back() -> None:
+    """The session expired at the broker before aiokafka heard of it (no heartbeat answer):
+    the replica keeps its results until the coordinator answers a heartbeat again."""
+    consumer, clock = _WatchedConsumer(), _Clock()
+    producer = _Producer()
+    engine = CommandConsumer(
+        cast(Any, consumer),
+        cast(Any, producer),
+        cast(Any, None),
+        ConsumerConfig.from_settings(GatewaySettings()),
+        fetch_stable=_no_v7,
+        generation=lambda _: 7,
+        heartbeats=HeartbeatWatch(consumer, clock),
+    )
+    await engine.assign({TP})
+    _released(engine, 4)
+    clock.now += 6  # more than half the 10 s session without an answered heartbeat
+    assert not await engine.flush()
+    assert producer.offsets == []
+    consumer._coordinator.answers = [True]
+    await consumer._coordinator._do_heartbeat()
+    assert await engine.flush()
+    assert producer.offsets == [{TP: 5}]
+
+
+async def test_membership_lost_during_the_sends_aborts_before_the_offsets() -> None:
+    generation: list[int | None] = [7]
+    engine, producer = _engine(generation)
+    await engine.assign({TP})
+    _released(engine, 4)
+
+    async def send_then_lose(topic: str, value: bytes, **_: Any) -> None:
+        producer.sent.append(value)
+        generation[0] = -1  # a heartbeat answered UNKNOWN_MEMBER_ID meanwhile
+
+    producer.send = send_then_lose  # type: ignore[method-assign]
+    assert not await engine.flush()
+    assert producer.offsets == []
