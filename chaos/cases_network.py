@@ -290,8 +290,8 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     )
     audit.notes.append(
         f"gateway: {struck['failed_transactions']} transactions failed and redone "
-        f"({_counts(struck['failed_by_error'])}), {struck['zombie_skips']} flushes held back "
-        f"after the group dropped the member, {struck['processing_failures']} processing "
+        f"({_counts(struck['failed_by_error'])}), commits held back {struck['zombie_skips']} "
+        f"times (membership in doubt), {struck['processing_failures']} processing "
         f"failures, {struck['rebalances']} partition assignments; "
         f"{audit.details.get('replayed', 0)} results replayed, "
         f"{audit.details.get('reconciled', 0)} reconciled by probe"
@@ -306,8 +306,8 @@ def _kafka_struck(
 ) -> dict[str, Any]:
     """What the replicas logged about the faults: transaction requests that a reset struck
     (aiokafka retries them inside the transaction; per request type, in all and during the
-    storm), transactions that failed as a whole, flushes held back after the group dropped
-    the member, processing failures, partition assignments."""
+    storm), transactions that failed as a whole, flushes held back while the
+    group's confirmation of the member was in doubt, processing failures, partition assignments."""
     lines = _log_lines(logs, prefix)
     wall0 = time.time() - (time.monotonic() - t0)
     storm = phases.get("resets", {})

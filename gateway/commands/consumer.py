@@ -102,7 +102,7 @@ StableFetch = Callable[..., Awaitable[dict[TopicPartition, int | None]]]
 Generation = Callable[[Any], int | None]
 
 
-class MembershipLostError(KafkaError):  # type: ignore[misc]
+class _MembershipLostError(KafkaError):  # type: ignore[misc]
     """The group may have given our partitions to another replica: do not commit."""
 
 
@@ -535,7 +535,7 @@ class CommandConsumer:
             for o in outbound:
                 await self._producer.send(o.topic, o.value, key=o.key, headers=o.headers)
             if self._membership_lost():  # again: the sends can take long on a bad link
-                raise MembershipLostError("the group may have reassigned these partitions")
+                raise _MembershipLostError("the group may have reassigned these partitions")
             await self._producer.send_offsets_to_transaction(offsets, self._config.group_id)
 
     async def _publish_then_commit(
