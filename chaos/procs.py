@@ -98,6 +98,10 @@ class Replica:
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
+                # Where it hangs, into its log (chaos/taskdump.py), before it goes.
+                self.process.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(2)
                 self.process.send_signal(signal.SIGKILL)
                 self.process.wait(30)
         return self.process.returncode

@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chaos.audit import Audit, render_table, write_results
+from chaos.case_broker_redis import net_kafka, net_redis
 from chaos.case_malformed import malformed
 from chaos.case_network import net_partition, net_partition_poller, net_vendor
 from chaos.case_poller import poller_failover
@@ -47,6 +48,8 @@ CASES: dict[str, tuple[Case, float, float]] = {
     "vendor-outage": (vendor_outage, 600, 240),
     "malformed": (malformed, 600, 240),
     "poller-failover": (poller_failover, 300, 180),
+    "net-kafka": (net_kafka, 600, 300),
+    "net-redis": (net_redis, 400, 240),
     "net-vendor": (net_vendor, 600, 300),
     "net-partition": (net_partition, 600, 240),
     "net-partition-poller": (net_partition_poller, 400, 240),

@@ -98,6 +98,66 @@ class ConsumerConfig:
 Item = tuple[TopicPartition, Any]  # (partition, aiokafka ConsumerRecord)
 # `stable_offsets.stable_committed`'s shape (the unit tests pass their own).
 StableFetch = Callable[..., Awaitable[dict[TopicPartition, int | None]]]
+# The consumer's group generation, None when it cannot be read (the unit tests pass their own).
+Generation = Callable[[Any], int | None]
+
+
+class _MembershipLostError(KafkaError):  # type: ignore[misc]
+    """The group may have given our partitions to another replica: do not commit."""
+
+
+class HeartbeatWatch:
+    """When the group coordinator last confirmed this member: the assignment, then every
+    heartbeat it answered. aiokafka keeps that time to itself (and only marks the coordinator
+    dead when a session expires), so its heartbeat call is wrapped to note each success."""
+
+    def __init__(self, consumer: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self._consumer = consumer
+        self._clock = clock
+        self._last: float | None = None
+        self._installed = False
+
+    @property
+    def session_s(self) -> float | None:
+        """The consumer's session timeout (the broker drops a member this long unheard)."""
+        ms = getattr(getattr(self._consumer, "_coordinator", None), "_session_timeout_ms", None)
+        return ms / 1000 if isinstance(ms, int | float) else None
+
+    def confirmed(self) -> None:
+        """The group just assigned us partitions."""
+        self._install()
+        self._last = self._clock()
+
+    def age(self) -> float | None:
+        """Seconds since the coordinator last confirmed us; None when not watched."""
+        if not self._installed or self._last is None:
+            return None
+        return self._clock() - self._last
+
+    def _install(self) -> None:
+        if self._installed:
+            return
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        beat = getattr(coordinator, "_do_heartbeat", None)
+        if beat is None:
+            return
+
+        async def watched() -> Any:
+            ok = await beat()
+            if ok:
+                self._last = self._clock()
+            return ok
+
+        coordinator._do_heartbeat = watched  # type: ignore[union-attr]
+        self._installed = True
+
+
+def group_generation(consumer: Any) -> int | None:
+    """The generation of the group membership ``consumer`` holds: the one its last join got,
+    -1 once the coordinator said it no longer knows the member (aiokafka resets it when a
+    heartbeat is answered UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION); None if unreadable."""
+    generation = getattr(getattr(consumer, "_coordinator", None), "generation", None)
+    return generation if isinstance(generation, int) else None
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -122,9 +182,15 @@ class CommandConsumer:
         config: ConsumerConfig,
         *,
         fetch_stable: StableFetch = stable_committed,
+        generation: Generation = group_generation,
+        heartbeats: HeartbeatWatch | None = None,
     ) -> None:
         self._consumer = consumer
         self._fetch_stable = fetch_stable
+        self._generation_of = generation
+        self._generation: int | None = None  # the membership our partitions were assigned in
+        self._heartbeats = heartbeats or HeartbeatWatch(consumer)
+        self._lost_logged = False  # the loss of membership was reported
         self._producer = producer
         self._config = config
         self._outcomes = RecordOutcomes(
@@ -158,6 +224,8 @@ class CommandConsumer:
     async def assign(self, partitions: set[TopicPartition]) -> None:
         """New partitions: start tracking them, at their stable committed offsets, never
         behind our own last commit."""
+        self._generation = self._generation_of(self._consumer)
+        self._heartbeats.confirmed()
         for tp in partitions:
             self._trackers.setdefault(tp, PartitionTracker())
         if self._config.transactional and partitions:
@@ -399,6 +467,8 @@ class CommandConsumer:
                     self._unflushed_offsets[tp] = drained.commit
             if not self._unflushed_offsets:
                 return True
+            if self._config.transactional and self._membership_lost():
+                return False  # kept until the revocation drops it for the new owner
             outbound = [o for records in self._unflushed.values() for o in records]
             offsets = dict(self._unflushed_offsets)
             try:
@@ -425,12 +495,50 @@ class CommandConsumer:
                 self.stats[key] += 1
             return True
 
+    def _membership_lost(self) -> bool:
+        """Whether the group may have dropped us since our partitions were assigned (a session
+        that expired while the broker was unreachable): they may belong to another replica.
+
+        Such a zombie must not commit: the transaction's offset commit (TxnOffsetCommit v0,
+        all aiokafka sends) carries no generation for the broker to fence it with (KIP-447),
+        so it would land after the new owner read the offsets and that owner would publish
+        the same results again. Signs: the coordinator said it no longer knows us (aiokafka
+        resets the generation), or no heartbeat was answered for half a session (the broker
+        drops us after a whole one; the other half is the commit's time to land). The
+        results stay unpublished until a heartbeat is answered again, or the revocation that
+        comes with the rejoin drops them for the partitions' next owner, who redoes those
+        commands (replaying their stored outcomes)."""
+        reason = None
+        current = self._generation_of(self._consumer)
+        if self._generation is not None and current is not None and current != self._generation:
+            reason = (
+                f"the group no longer knows this member (generation {current}, "
+                f"assigned in {self._generation})"
+            )
+        age, session = self._heartbeats.age(), self._heartbeats.session_s
+        if reason is None and age is not None and session is not None and age > session / 2:
+            reason = f"no heartbeat answered for {age:.1f} s (session {session:g} s)"
+        if reason is None:
+            self._lost_logged = False
+            return False
+        if not self._lost_logged:  # once, not on every retry of the flusher
+            self._lost_logged = True
+            log.warning(
+                "not committing %d results: %s; held until the group confirms us, or left "
+                "to the partitions' next owner",
+                sum(len(o) for o in self._unflushed.values()),
+                reason,
+            )
+        return True
+
     async def _publish_in_transaction(
         self, outbound: list[Outbound], offsets: dict[TopicPartition, int]
     ) -> None:
         async with self._producer.transaction():
             for o in outbound:
                 await self._producer.send(o.topic, o.value, key=o.key, headers=o.headers)
+            if self._membership_lost():  # again: the sends can take long on a bad link
+                raise _MembershipLostError("the group may have reassigned these partitions")
             await self._producer.send_offsets_to_transaction(offsets, self._config.group_id)
 
     async def _publish_then_commit(
