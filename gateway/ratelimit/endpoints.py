@@ -90,26 +90,28 @@ class InProcessEndpointLimiter:
         self._allowance = late_allowance(rate)
 
     async def acquire(self, deadline: float | None = None) -> float:
-        async def reserve() -> float:
+        async def reserve(ahead: float) -> float:
             now = self._clock()
-            start = self._state.start_time(self._limit, now)
+            start = self._state.start_time(self._limit, now + ahead)
             if deadline is not None and start > deadline:
                 raise RateLimitDeadlineError("no endpoint rate-limit slot before the deadline")
-            return self._state.reserve(self._limit, now) - now
+            return self._state.reserve(self._limit, now + ahead) - now
 
         return await sleep_until_slot(reserve, self._clock, self._sleep, self._allowance)
 
 
 # GcraState.reserve on the Redis server's clock (microseconds).
-# KEYS[1] = the endpoint's TAT. ARGV = interval_us, tolerance_us, max_wait_us (-1 = none).
+# KEYS[1] = the endpoint's TAT. ARGV = interval_us, tolerance_us, max_wait_us (-1 = none),
+# ahead_us (no slot before now + ahead: sleep_until_slot after a late answer).
 _RESERVE_ENDPOINT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
+local earliest = now + tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(now, tat - tolerance)
+local start = math.max(earliest, tat - tolerance)
 if max_wait >= 0 and start - now > max_wait then return -1 end
 local new_tat = math.max(tat, start) + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
@@ -141,7 +143,7 @@ class RedisEndpointLimiter:
         self._allowance = late_allowance(rate)
 
     async def acquire(self, deadline: float | None = None) -> float:
-        async def reserve() -> float:
+        async def reserve(ahead: float) -> float:
             # As RedisRateLimiter: the wait on the server's clock, the deadline on ours.
             max_wait_us = -1 if deadline is None else max(0, int((deadline - time.time()) * 1e6))
             wait_us = await self._script(
@@ -150,6 +152,7 @@ class RedisEndpointLimiter:
                     int(self._limit.interval * 1e6),
                     int(self._limit.tolerance * 1e6),
                     max_wait_us,
+                    int(ahead * 1e6),
                 ],
             )
             if int(wait_us) < 0:

@@ -39,8 +39,12 @@ class RateLimitDeadlineError(GatewayError):
 # A task that wakes well after its slot (an event loop busy starting a rebalanced backlog, a
 # descheduled process) would send at the same moment as every other task whose slot fell due
 # meanwhile: a burst the vendor counts as a violation. Such a task takes a fresh slot instead;
-# the stale one is simply not used. After a few tries it goes anyway (a loop that late is
-# the bigger problem, and the vendor's own tolerance absorbs a single request).
+# the stale one is simply not used. A reservation can also come back late by itself: with a
+# slow link to Redis (chaos net-redis: 500 ms) every answer arrives after its slot, and the
+# answers held up while the link was slow arrive together when it recovers. So the fresh slot
+# is asked for at least as far ahead as the late answer took to come back: it then arrives
+# before its slot, and the task waits for it. After a few tries it goes anyway (a loop that
+# late is the bigger problem, and the vendor's own tolerance absorbs a single request).
 _LATE_TRIES = 3
 
 
@@ -50,21 +54,27 @@ def late_allowance(rate: float) -> float:
 
 
 async def sleep_until_slot(
-    reserve: Callable[[], Awaitable[float]],
+    reserve: Callable[[float], Awaitable[float]],
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]],
     allowance: float,
 ) -> float:
-    """Reserve and sleep until the slot, reserving again when woken too late; seconds waited."""
+    """Reserve and sleep until the slot, reserving again when woken too late; seconds waited.
+
+    ``reserve(ahead)`` reserves the next slot no earlier than ``ahead`` seconds from now and
+    returns how far from now it is."""
     waited = 0.0
+    ahead = 0.0
     for _ in range(_LATE_TRIES):
         now = clock()
-        start = now + await reserve()
-        if start > now:
-            await sleep(start - now)
-            waited += start - now
+        start = now + await reserve(ahead)
+        answered = clock()
+        if start > answered:
+            await sleep(start - answered)
+            waited += start - answered
         if clock() - start <= allowance:
             break
+        ahead = answered - now  # how long the late answer took: ask that far ahead
     return waited
 
 
@@ -123,9 +133,9 @@ class InProcessRateLimiter:
     async def acquire(
         self, lane: Lane = Lane.COMMANDS, deadline: float | None = None, path: str | None = None
     ) -> float:
-        async def reserve() -> float:
+        async def reserve(ahead: float) -> float:
             now = self._clock()
-            start = self._budget.reserve(lane, now, deadline)
+            start = self._budget.reserve(lane, now + ahead, deadline)
             if start is None:
                 raise RateLimitDeadlineError("no rate-limit slot before the command's deadline")
             return start - now
@@ -135,7 +145,8 @@ class InProcessRateLimiter:
 
 # The same lane arithmetic as lanes.py, on the Redis server's clock (microseconds).
 # KEYS[1] = commands TAT, KEYS[2] = poller TAT. ARGV = lane index (1|2), interval_us[1],
-# tolerance_us[1], interval_us[2], tolerance_us[2], max_wait_us (-1 = none).
+# tolerance_us[1], interval_us[2], tolerance_us[2], max_wait_us (-1 = none), ahead_us (no slot
+# before now + ahead: sleep_until_slot after a late answer).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -144,10 +155,11 @@ local other = 3 - lane
 local interval = {tonumber(ARGV[2]), tonumber(ARGV[4])}
 local tolerance = {tonumber(ARGV[3]), tonumber(ARGV[5])}
 local max_wait = tonumber(ARGV[6])
+local earliest = now + tonumber(ARGV[7])
 local function tat(i) return tonumber(redis.call('GET', KEYS[i]) or '0') end
-local function conforms(i) return tat(i) - tolerance[i] <= now end
+local function conforms(i) return tat(i) - tolerance[i] <= earliest end
 local function reserve(i)
-  local start = math.max(now, tat(i) - tolerance[i])
+  local start = math.max(earliest, tat(i) - tolerance[i])
   local new_tat = math.max(tat(i), start) + interval[i]
   local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
   -- PEXPIRE first: a write that cannot grow memory, after which a Redis at maxmemory
@@ -158,7 +170,7 @@ local function reserve(i)
   return start - now
 end
 if (not conforms(lane)) and conforms(other) then return reserve(other) end
-local start = math.max(now, tat(lane) - tolerance[lane])
+local start = math.max(earliest, tat(lane) - tolerance[lane])
 if max_wait >= 0 and start - now > max_wait then return -1 end
 return reserve(lane)
 """
@@ -189,7 +201,7 @@ class RedisRateLimiter:
     ) -> float:
         c, p = self._limits[Lane.COMMANDS], self._limits[Lane.POLLER]
 
-        async def reserve() -> float:
+        async def reserve(ahead: float) -> float:
             # The wait is measured on the server's clock, the lateness on ours: both are
             # differences, so the clocks need not agree.
             max_wait_us = -1 if deadline is None else max(0, int((deadline - time.time()) * 1e6))
@@ -202,6 +214,7 @@ class RedisRateLimiter:
                     int(p.interval * 1e6),
                     int(p.tolerance * 1e6),
                     max_wait_us,
+                    int(ahead * 1e6),
                 ],
             )
             if int(wait_us) < 0:

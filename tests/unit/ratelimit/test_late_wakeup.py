@@ -71,3 +71,44 @@ async def test_without_the_fresh_slot_the_stall_would_burst(
     """The check above can fail: with one try only, the stale slots go out together."""
     monkeypatch.setattr(limiter, "_LATE_TRIES", 1)
     assert await _burst_after_a_stalled_loop() > 10
+
+
+async def _sends_after_a_slow_link(ahead_on_late: bool) -> list[tuple[float, float]]:
+    """A shared limiter (GCRA at 10/s, one slot of burst) behind a link whose answers take
+    500 ms (chaos net-redis): (send time, slot) for 5 requests in a row."""
+    now = [1000.0]
+    tat = [0.0]
+    interval, rtt = 0.1, 0.5
+    slots: list[float] = []
+
+    async def sleep(s: float) -> None:
+        now[0] += s
+
+    async def reserve(ahead: float) -> float:
+        asked = now[0]
+        server_now = asked + rtt / 2
+        start = max(server_now + (ahead if ahead_on_late else 0.0), tat[0])
+        tat[0] = start + interval
+        slots.append(start)
+        await sleep(rtt)  # the answer comes back a round trip after the ask
+        return start - server_now
+
+    sends = []
+    for _ in range(5):
+        await limiter.sleep_until_slot(reserve, lambda: now[0], sleep, late_allowance(10))
+        sends.append((now[0], slots[-1]))
+    return sends
+
+
+async def test_late_answers_ask_for_a_slot_ahead() -> None:
+    """A slow link makes every answer late; the fresh slot is asked for as far ahead as the
+    answer took, so the request goes at its slot, not at the moment the late answer lands."""
+    for sent, slot in await _sends_after_a_slow_link(ahead_on_late=True):
+        # sent half a round trip before the slot (server clock): it reaches the vendor at it
+        assert sent == pytest.approx(slot - 0.25)
+
+
+async def test_without_asking_ahead_the_requests_go_off_their_slots() -> None:
+    """The check above can fail: re-reserved slots that are late too go at the third try."""
+    sends = await _sends_after_a_slow_link(ahead_on_late=False)
+    assert any(abs(sent - (slot - 0.25)) > late_allowance(10) for sent, slot in sends)
