@@ -6,12 +6,14 @@ partition number): never ids, keys, URLs or anything secret.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ASYNCIO_TASKS",
     "COMMANDS",
     "COMMAND_ATTEMPTS",
     "CONSUMER_LAG",
@@ -30,6 +32,7 @@ __all__ = [
     "VENDOR_REQUESTS",
     "WEBHOOK_REQUESTS",
     "child",
+    "track_asyncio_tasks",
 ]
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
@@ -109,6 +112,18 @@ WEBHOOK_REQUESTS = Counter(
     "Webhook ingress requests, by route and status.",
     ["route", "status"],
 )
+ASYNCIO_TASKS = Gauge(
+    "gateway_asyncio_tasks",
+    "asyncio tasks of this process's event loop not yet done (read at each scrape).",
+)
+
+
+def track_asyncio_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let ``gateway_asyncio_tasks`` count ``loop``'s unfinished tasks whenever it is scraped:
+    a count that keeps rising under steady load is a task leak. It costs one pass over the
+    loop's task set per scrape, nothing in between."""
+    ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
+
 
 #: Every sample name this module exposes on /metrics (counters get a _total suffix).
 METRIC_NAMES = (
@@ -128,4 +143,5 @@ METRIC_NAMES = (
     "gateway_poller_cycle_seconds",
     "gateway_poller_events_total",
     "gateway_webhook_requests_total",
+    "gateway_asyncio_tasks",
 )
