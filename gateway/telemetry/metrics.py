@@ -27,6 +27,7 @@ __all__ = [
     "METRIC_NAMES",
     "POLLER_CYCLE",
     "POLLER_EVENTS",
+    "POLLER_READS_PENDING",
     "RATELIMIT_WAIT",
     "VENDOR_LATENCY",
     "VENDOR_REQUESTS",
@@ -107,6 +108,11 @@ POLLER_CYCLE = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 POLLER_EVENTS = Counter("gateway_poller_events", "Change events emitted, by type.", ["type"])
+POLLER_READS_PENDING = Gauge(
+    "gateway_poller_reads_pending",
+    "Per-room vendor reads of the running poller cycle not yet finished (each one an asyncio"
+    " task, waiting for its rate-limit slot or its answer).",
+)
 WEBHOOK_REQUESTS = Counter(
     "gateway_webhook_requests",
     "Webhook ingress requests, by route and status.",
@@ -142,6 +148,7 @@ METRIC_NAMES = (
     "gateway_consumer_lag",
     "gateway_poller_cycle_seconds",
     "gateway_poller_events_total",
+    "gateway_poller_reads_pending",
     "gateway_webhook_requests_total",
     "gateway_asyncio_tasks",
 )
