@@ -394,7 +394,7 @@ def plot(
     panels = [
         ("rss_mb", "RSS (MB)"),
         ("fds", "open fds"),
-        ("tasks", "asyncio tasks (less the poller's per-room reads)"),
+        ("tasks", "asyncio tasks\n(net of poller reads)"),
         ("sqlite_mb", "SQLite db + wal (MB)"),
         ("lag", "commands consumer lag (records)"),
     ]
@@ -425,7 +425,7 @@ def plot(
         ax.axvspan(0, warmup_s / 60, color="0.9", zorder=0)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", ncol=3)
+        ax.legend(fontsize=7, loc="best", ncol=3, framealpha=0.6)
     axes[-1].set_xlabel("minutes since the load started (grey: warm-up)")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
