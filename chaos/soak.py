@@ -631,6 +631,26 @@ def _fds(pid: int) -> float:
         return math.nan
 
 
+def _vendor_conns(pid: int, vendor_port: int) -> float:
+    """The process's TCP sockets connected to the simulator: its pooled vendor connections."""
+    remote: dict[str, int] = {}  # socket inode -> remote port
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                remote[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+    count = 0
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and remote.get(target[8:-1]) == vendor_port:
+                    count += 1
+    except OSError:
+        return math.nan
+    return float(count)
+
+
 def _cpu_s(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -667,11 +687,17 @@ class Sampler:
     """Every SAMPLE_S: per gateway process RSS, fds, asyncio tasks and CPU seconds; the SQLite
     file; the commands group's lag. One CSV row each, flushed at once."""
 
-    def __init__(self, run: Run, replicas: dict[str, Replica], lag: Lag, out: IO[str]) -> None:
+    def __init__(
+        self, run: Run, replicas: dict[str, Replica], lag: Lag, out: IO[str], vendor_port: int
+    ) -> None:
         self.run, self.replicas, self.lag = run, replicas, lag
+        self.vendor_port = vendor_port
         columns = ["t_s", "wall", "phase"]
         for role in ROLES:
-            columns += [f"{role}_{m}" for m in ("rss_mb", "fds", "tasks", "tasks_all", "cpu_s")]
+            columns += [
+                f"{role}_{m}"
+                for m in ("rss_mb", "fds", "fds_all", "vendor_conns", "tasks", "tasks_all", "cpu_s")
+            ]
         columns += ["sqlite_mb", "lag", "commands_sent", "results", "poller_events"]
         self.writer = csv.DictWriter(out, fieldnames=columns)
         self.writer.writeheader()
@@ -689,7 +715,13 @@ class Sampler:
             replica = self.replicas[role]
             pid = replica.process.pid if replica.process is not None and replica.alive else None
             row[f"{role}_rss_mb"] = round(_rss_mb(pid), 2) if pid else math.nan
-            row[f"{role}_fds"] = _fds(pid) if pid else math.nan
+            fds = _fds(pid) if pid else math.nan
+            conns = _vendor_conns(pid, self.vendor_port) if pid else math.nan
+            # Judged: descriptors less the vendor pool, whose size is the high-water mark of
+            # concurrent vendor requests (judged against its own ceiling).
+            row[f"{role}_fds"] = fds - conns
+            row[f"{role}_fds_all"] = fds
+            row[f"{role}_vendor_conns"] = conns
             tasks, reads = await _tasks(http, replica.ops_port) if pid else (math.nan, 0.0)
             # Judged: the tasks other than the poller cycle's per-room reads, which come and
             # go by the hundred with each cycle (up to max_rooms_per_cycle at once).
@@ -995,7 +1027,7 @@ async def soak(args: argparse.Namespace) -> int:
                     raise RuntimeError(
                         f"the poller's snapshot lacks {run.poller_missing()} events after 300 s"
                     )
-                sampler = Sampler(run, replicas, lag, f)
+                sampler = Sampler(run, replicas, lag, f, int(url.rsplit(":", 1)[1]))
                 commands = Commands(run, producer, rng)
                 run.started = time.monotonic()
                 run.phase = "load"

@@ -36,7 +36,7 @@ class Bound:
     allowed (the fitted line's rise extrapolated to one hour), ``ceiling`` (if any) the largest
     value any sample after the warm-up may show."""
 
-    metric: str  # CSV column suffix: rss_mb, fds, tasks, sqlite_mb, lag
+    metric: str  # CSV column suffix: rss_mb, fds, vendor_conns, tasks, sqlite_mb, lag
     unit: str
     per_hour: float
     ceiling: float | None = None
@@ -56,8 +56,19 @@ BOUNDS: dict[str, Bound] = {
         "fds",
         "fds",
         6.0,
-        why="open file descriptors: fewer than 1 per 10 minutes; a leaked connection or file "
-        "per minute or faster fails",
+        why="open file descriptors other than the pooled vendor connections: fewer than 1 per "
+        "10 minutes; a leaked connection or file per minute or faster fails",
+    ),
+    "vendor_conns": Bound(
+        "vendor_conns",
+        "connections",
+        math.inf,
+        ceiling=65.0,
+        why="pooled connections to the vendor: a high-water mark of concurrent vendor requests "
+        "(aiohttp reuses its idle connections in turn, so at this request rate none stays idle "
+        "for the 15 s keep-alive and the pool does not shrink); no trend bound, but never more "
+        "than a process's requests at once: 64 commands in flight at most "
+        "(GATEWAY_COMMANDS__MAX_IN_FLIGHT) and a token request",
     ),
     "tasks": Bound(
         "tasks",
@@ -348,8 +359,8 @@ def render_summary(
     scaled = False
     for t in trends:
         ceiling = f", max ≤ {t.bound.ceiling:g}" if t.bound.ceiling is not None else ""
-        allowed = f"< {t.bound.per_hour:g}"
-        if t.allowed_per_h > t.bound.per_hour:
+        allowed = f"< {t.bound.per_hour:g}" if math.isfinite(t.bound.per_hour) else "–"
+        if math.isfinite(t.bound.per_hour) and t.allowed_per_h > t.bound.per_hour:
             allowed += f" (this window: {t.allowed_per_h:.3g})"
             scaled = True
         lines.append(
@@ -394,7 +405,8 @@ def plot(
 
     panels = [
         ("rss_mb", "RSS (MB)"),
-        ("fds", "open fds"),
+        ("fds", "open fds\n(less vendor pool)"),
+        ("vendor_conns", "pooled vendor\nconnections"),
         ("tasks", "asyncio tasks\n(net of poller reads)"),
         ("sqlite_mb", "SQLite db + wal (MB)"),
         ("lag", "commands consumer lag (records)"),
