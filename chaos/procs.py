@@ -49,14 +49,16 @@ class Replica:
     kills: int = 0
     unexpected_exits: list[int] = field(default_factory=list)
     started_at: float = 0.0
+    ops_port: int = 0  # the operations endpoint (/metrics) of the current process
 
     def start(self) -> None:
         """Start the process (its output is appended to ``log``)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.ops_port = free_port()
         env = {
             **os.environ,
             **self.env,
-            "GATEWAY_OPS__PORT": str(free_port()),
+            "GATEWAY_OPS__PORT": str(self.ops_port),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         with self.log.open("ab") as out:

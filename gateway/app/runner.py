@@ -15,6 +15,7 @@ from gateway.app.redis_client import open_redis
 from gateway.app.webhooks_role import run_webhooks_role
 from gateway.ratelimit import Lane, OnLane
 from gateway.settings import GatewaySettings
+from gateway.telemetry.metrics import track_asyncio_tasks
 
 __all__ = ["ROLES", "run_roles"]
 
@@ -25,6 +26,7 @@ async def run_roles(settings: GatewaySettings, roles: list[str]) -> None:
     """Run ``roles`` until a signal asks to stop; each role finishes its own shutdown."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    track_asyncio_tasks(loop)  # gateway_asyncio_tasks on /metrics
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     share_limiters(roles)  # roles in one process draw on one in-process budget per account

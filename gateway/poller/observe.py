@@ -48,6 +48,7 @@ from gateway.poller.model import (
 )
 from gateway.poller.schedule import Kind, RoundRobin
 from gateway.ratelimit import Lane, RateLimitDeadlineError, RequestBudget
+from gateway.telemetry.metrics import POLLER_READS_PENDING
 from gateway.vendor_api import VendorClient
 from gateway.vendor_api.errors import VendorAPIError
 from gateway.vendor_api.generated.endpoints.media_server import (
@@ -120,6 +121,10 @@ def _now_rfc3339(now: float) -> str:
     return (
         datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
+
+
+def _read_done(_: object) -> None:
+    POLLER_READS_PENDING.dec()
 
 
 class Observer:
@@ -287,7 +292,13 @@ class Observer:
             async with limit:
                 return await read(room_id)
 
-        answers = await asyncio.gather(*(one(r) for r in rooms))
+        # A task per room, counted until it is done (a done callback runs even for a task
+        # cancelled before it started).
+        tasks = [asyncio.ensure_future(one(r)) for r in rooms]
+        POLLER_READS_PENDING.inc(len(tasks))
+        for task in tasks:
+            task.add_done_callback(_read_done)
+        answers = await asyncio.gather(*tasks)
         return {r: a for r, a in zip(rooms, answers, strict=True) if a is not None}
 
     async def _participants(

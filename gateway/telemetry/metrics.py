@@ -6,12 +6,14 @@ partition number): never ids, keys, URLs or anything secret.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ASYNCIO_TASKS",
     "COMMANDS",
     "COMMAND_ATTEMPTS",
     "CONSUMER_LAG",
@@ -25,11 +27,13 @@ __all__ = [
     "METRIC_NAMES",
     "POLLER_CYCLE",
     "POLLER_EVENTS",
+    "POLLER_READS_PENDING",
     "RATELIMIT_WAIT",
     "VENDOR_LATENCY",
     "VENDOR_REQUESTS",
     "WEBHOOK_REQUESTS",
     "child",
+    "track_asyncio_tasks",
 ]
 
 MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
@@ -104,11 +108,28 @@ POLLER_CYCLE = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 POLLER_EVENTS = Counter("gateway_poller_events", "Change events emitted, by type.", ["type"])
+POLLER_READS_PENDING = Gauge(
+    "gateway_poller_reads_pending",
+    "Per-room vendor reads of the running poller cycle not yet finished (each one an asyncio"
+    " task, waiting for its rate-limit slot or its answer).",
+)
 WEBHOOK_REQUESTS = Counter(
     "gateway_webhook_requests",
     "Webhook ingress requests, by route and status.",
     ["route", "status"],
 )
+ASYNCIO_TASKS = Gauge(
+    "gateway_asyncio_tasks",
+    "asyncio tasks of this process's event loop not yet done (read at each scrape).",
+)
+
+
+def track_asyncio_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let ``gateway_asyncio_tasks`` count ``loop``'s unfinished tasks whenever it is scraped:
+    a count that keeps rising under steady load is a task leak. It costs one pass over the
+    loop's task set per scrape, nothing in between."""
+    ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
+
 
 #: Every sample name this module exposes on /metrics (counters get a _total suffix).
 METRIC_NAMES = (
@@ -127,5 +148,7 @@ METRIC_NAMES = (
     "gateway_consumer_lag",
     "gateway_poller_cycle_seconds",
     "gateway_poller_events_total",
+    "gateway_poller_reads_pending",
     "gateway_webhook_requests_total",
+    "gateway_asyncio_tasks",
 )

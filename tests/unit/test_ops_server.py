@@ -1,15 +1,17 @@
 """The operations endpoint's readiness answer is reused for a second; it listens on loopback
-unless told otherwise."""
+unless told otherwise; /metrics counts the event loop's tasks."""
 
 from __future__ import annotations
 
 import asyncio
 
 import httpx
+from prometheus_client import REGISTRY
 
 from gateway.app.ops_server import CachedReadiness, build_ops_app
 from gateway.app.readiness import CHECK_NAMES, Readiness, run_checks
 from gateway.settings import GatewaySettings
+from gateway.telemetry.metrics import track_asyncio_tasks
 
 
 class Clock:
@@ -97,3 +99,29 @@ async def test_run_checks_reports_each_outcome_by_class_name_only() -> None:
 def test_every_role_has_the_same_named_checks() -> None:
     """The ops endpoint of every role asks the same two checks, under one set of names."""
     assert tuple(Readiness(GatewaySettings()).checks) == CHECK_NAMES == ("kafka", "vendor")
+
+
+async def test_metrics_count_the_event_loops_unfinished_tasks() -> None:
+    """``gateway_asyncio_tasks`` on /metrics is the loop's count of unfinished tasks at the
+    moment of the scrape: five tasks more while they wait, back to the same once they end."""
+    track_asyncio_tasks(asyncio.get_running_loop())
+    transport = httpx.ASGITransport(app=build_ops_app({}))
+
+    async def scrape(http: httpx.AsyncClient) -> float:
+        text = (await http.get("/metrics")).text
+        (line,) = [x for x in text.splitlines() if x.startswith("gateway_asyncio_tasks ")]
+        return float(line.split()[1])
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://ops") as http:
+        before = await scrape(http)
+        assert before >= 1  # this test's own task at least
+        release = asyncio.Event()
+        waiting = [asyncio.create_task(release.wait()) for _ in range(5)]
+        await asyncio.sleep(0)
+        during = await scrape(http)
+        release.set()
+        await asyncio.gather(*waiting)
+        after = await scrape(http)
+    assert during == before + 5
+    assert after == before
+    assert REGISTRY.get_sample_value("gateway_asyncio_tasks") == before

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from gateway import retry
@@ -311,3 +312,35 @@ async def test_a_cycle_publishes_what_the_room_list_tells_before_the_other_reads
     assert set(second.participants) == {"r1", "r3"}  # the others, round-robin, after it
     assert reads_before_publish == [3 + 1]  # the first cycle's three, then r2's
     assert stats.participants_read == 3
+
+
+def _pending() -> float:
+    return REGISTRY.get_sample_value("gateway_poller_reads_pending") or 0.0
+
+
+async def test_pending_reads_are_counted_until_each_room_read_ends(rig: Rig) -> None:
+    """gateway_poller_reads_pending: a cycle's per-room reads (a task each) from the moment
+    they are started until each one ends, also when the cycle is cancelled before they run."""
+    observer = Observer(rig.client, FAST, ObserverConfig(concurrency=1))
+    before = _pending()
+    gate = asyncio.Event()
+
+    async def read(room_id: str) -> str:
+        await gate.wait()
+        return room_id
+
+    reads = asyncio.create_task(observer._gather(["r1", "r2", "r3"], read))
+    await asyncio.sleep(0.01)
+    assert _pending() == before + 3  # one holds the slot, two wait for it
+    gate.set()
+    assert await reads == {"r1": "r1", "r2": "r2", "r3": "r3"}
+    await asyncio.sleep(0)  # the done callbacks
+    assert _pending() == before
+    gate.clear()
+    cancelled = asyncio.create_task(observer._gather(["r1", "r2"], read))
+    await asyncio.sleep(0)  # the reads are created, none has run yet
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.sleep(0.01)
+    assert _pending() == before
