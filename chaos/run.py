@@ -36,6 +36,7 @@ from chaos.case_network import net_partition, net_partition_poller, net_vendor
 from chaos.case_poller import poller_failover
 from chaos.cases_commands import kafka_restart, redis_restart, replica_kill, vendor_outage
 from chaos.cases_full import disk_full, redis_full
+from chaos.report_doc import write_part
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready, redis_ready, redis_url
 
 Case = Callable[[bool, Path, random.Random], Awaitable[Audit]]
@@ -70,7 +71,6 @@ CI_CASES = (
 )
 
 DEFAULT_OUT = ROOT / "chaos" / "results"
-REPORT = ROOT / "docs" / "chaos.md"
 REPORT_PREFACE = """<!-- Written by `make chaos` (a full run of every case); do not edit. -->
 What each case does and what each column means: [`chaos/README.md`](../chaos/README.md).
 The replicas' logs stay in `chaos/results/logs/` of the machine that ran it.
@@ -155,7 +155,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if not args.reduced and not args.case and not args.ci:
         # A whole full run is the suite's report, kept with the benchmarks (make bench).
         title, body = path.read_text(encoding="utf-8").split("\n", 1)
-        REPORT.write_text(f"{title}\n\n{REPORT_PREFACE}{body}", encoding="utf-8")
+        write_part("audit", f"{title}\n\n{REPORT_PREFACE}{body}")
     print()
     print(render_table(audits))
     print(f"\nwritten: {path} and {path.with_suffix('.json')}")
