@@ -18,6 +18,7 @@ import logging
 import os
 import platform
 import random
+import re
 import shutil
 import sys
 import time
@@ -140,7 +141,8 @@ async def main_async(args: argparse.Namespace) -> int:
     for name in names:
         print(f"chaos: {name} ...", flush=True)
         audit = await _run_case(name, args.reduced, args.out, seed)
-        audit.case = name if audit.case == name else audit.case
+        # Numbered by the case's place in CASES, whatever number its own title carries.
+        audit.case = f"{list(CASES).index(name) + 1} {re.sub(r'^[0-9]+ +', '', audit.case)}"
         print(f"chaos: {name} {audit.verdict} in {audit.seconds:.0f} s", flush=True)
         audits.append(audit)
     total = time.monotonic() - started
