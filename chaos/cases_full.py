@@ -191,6 +191,18 @@ async def _results_and_creates(
     return all_done, await rig.sim.requests("/room/create")
 
 
+def _results_note(all_done: float, check: dict[str, Any], logged: dict[str, Any]) -> str:
+    """The end of both cases' note: the results, the witness check, unstored outcomes."""
+    return (
+        f"all results by +{all_done} s; "
+        f"{check['vendor_creates_executed']} creates at the vendor, "
+        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
+        f"({check['full_window_vendor_creates']} of them while full, "
+        f"{check['full_window_claims_stored']} claims stored while full); "
+        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+    )
+
+
 # -- the witness check ----------------------------------------------------------------------
 
 
@@ -452,13 +464,8 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"{FULL_HEADROOM // 1024} KB; disk full ({how}) at +{timeline.full_at} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler "
-        f"deleted and tmpfs remounted at {TMPFS_BACK} at +{timeline.back_at} s; all results by "
-        f"+{all_done} s; "
-        f"{check['vendor_creates_executed']} creates at the vendor, "
-        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
-        f"({check['full_window_vendor_creates']} of them while full, "
-        f"{check['full_window_claims_stored']} claims stored while full); "
-        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+        f"deleted and tmpfs remounted at {TMPFS_BACK} at +{timeline.back_at} s; "
+        + _results_note(all_done, check, logged)
     )
     return audit
 
@@ -640,13 +647,8 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"claim refused at +{first_refused} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler deleted "
-        f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; all results by "
-        f"+{all_done} s; "
-        f"{check['vendor_creates_executed']} creates at the vendor, "
-        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
-        f"({check['full_window_vendor_creates']} of them while full, "
-        f"{check['full_window_claims_stored']} claims stored while full); "
-        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+        f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; "
+        + _results_note(all_done, check, logged)
     )
     return audit
 
