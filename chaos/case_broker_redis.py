@@ -120,6 +120,69 @@ async def _storm(
     return windows
 
 
+async def _latency_phase(
+    faults: FaultLog, at: float, seconds: float, latency_ms: int, jitter_ms: int | None = None
+) -> dict[str, Any]:
+    """Latency (with jitter, if given) on the link's answers from ``at`` for ``seconds`` on
+    the case's clock; returns the phase's record."""
+    await _sleep_until(faults.t0, at)
+    before = faults.connections()
+    jitter: dict[str, int] = {}
+    if jitter_ms is None:
+        faults.mark("latency on", latency_ms=latency_ms)
+    else:
+        faults.mark("latency on", latency_ms=latency_ms, jitter_ms=jitter_ms)
+        jitter = {"jitter": jitter_ms}
+    name = await faults.call(
+        faults.proxy.add_toxic, faults.link, "latency", "downstream", latency=latency_ms, **jitter
+    )
+    await _sleep_until(faults.t0, at + seconds)
+    await faults.call(faults.proxy.remove_toxic, faults.link, name)
+    faults.mark("latency off")
+    return {"from_s": at, "seconds": seconds, "reconnects": faults.connections() - before}
+
+
+async def _storm_phase(
+    faults: FaultLog,
+    at: float,
+    storm: Storm,
+    rng: random.Random,
+    kinds: list[str],
+    *,
+    what: str,
+    toxicity: float,
+    reset_timeout_ms: int,
+    stretch_latency_ms: int | None = None,
+) -> dict[str, Any]:
+    """A storm (``_storm``) from ``at`` on the case's clock, marked ``what`` on/off, over
+    ``stretch_latency_ms`` (jitter half of it) on the answers if given; returns the phase's
+    record."""
+    await _sleep_until(faults.t0, at)
+    before = faults.connections()
+    stretch = None
+    if stretch_latency_ms is None:
+        faults.mark(f"{what} on")
+    else:
+        faults.mark(f"{what} on", stretch_latency_ms=stretch_latency_ms)
+        stretch = await faults.call(
+            faults.proxy.add_toxic, faults.link, "latency", "downstream",
+            latency=stretch_latency_ms, jitter=stretch_latency_ms // 2,
+        )  # fmt: skip
+    windows = await _storm(
+        faults, storm, rng, kinds, toxicity=toxicity, reset_timeout_ms=reset_timeout_ms
+    )
+    if stretch is not None:
+        await faults.call(faults.proxy.remove_toxic, faults.link, stretch)
+    faults.mark(f"{what} off", windows=dict(windows))
+    return {
+        "from_s": at,
+        "seconds": storm.seconds,
+        "windows": dict(windows),
+        "reconnects": faults.connections() - before,
+        "until_s": faults.now(),
+    }
+
+
 def _log_lines(logs: Path, prefix: str) -> list[dict[str, Any]]:
     """The JSON log lines of the case's replicas (other lines skipped)."""
     lines = []
@@ -195,21 +258,9 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             at = plan.lead_s
             # (a) latency with jitter on the answers: every round trip to the broker (fetch,
             # produce, each transaction step, heartbeats) takes 100-300 ms longer.
-            await _sleep_until(t0, at)
-            before = faults.connections()
-            faults.mark("latency on", latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
-            name = await faults.call(
-                rig.proxy.add_toxic, "kafka", "latency", "downstream",
-                latency=LATENCY_MS, jitter=JITTER_MS,
-            )  # fmt: skip
-            await _sleep_until(t0, at + plan.latency_s)
-            await faults.call(rig.proxy.remove_toxic, "kafka", name)
-            faults.mark("latency off")
-            phases["latency"] = {
-                "from_s": at,
-                "seconds": plan.latency_s,
-                "reconnects": faults.connections() - before,
-            }
+            phases["latency"] = await _latency_phase(
+                faults, at, plan.latency_s, LATENCY_MS, JITTER_MS
+            )
             at += plan.latency_s + plan.gap_s
             # (b) resets during commits: windows of reset_peer, alternately on the requests
             # (dropped before the broker) and on the answers (the broker did it, the answer is
@@ -221,26 +272,10 @@ async def net_kafka(reduced: bool, logs: Path, rng: random.Random) -> Audit:
             # transaction over its coordinator round trips: otherwise the coordinator
             # connection idles between transactions and the first request after a window
             # opens is nearly always the next AddPartitionsToTxn, not the commit's steps.
-            await _sleep_until(t0, at)
-            before = faults.connections()
-            faults.mark("reset storm on", stretch_latency_ms=STORM_LATENCY_MS)
-            stretch = await faults.call(
-                rig.proxy.add_toxic, "kafka", "latency", "downstream",
-                latency=STORM_LATENCY_MS, jitter=STORM_LATENCY_MS // 2,
+            phases["resets"] = await _storm_phase(
+                faults, at, plan.storm, rng, ["reset_up", "reset_down"], what="reset storm",
+                toxicity=0.5, reset_timeout_ms=10, stretch_latency_ms=STORM_LATENCY_MS,
             )  # fmt: skip
-            windows = await _storm(
-                faults, plan.storm, rng, ["reset_up", "reset_down"],
-                toxicity=0.5, reset_timeout_ms=10,
-            )  # fmt: skip
-            await faults.call(rig.proxy.remove_toxic, "kafka", stretch)
-            faults.mark("reset storm off", windows=dict(windows))
-            phases["resets"] = {
-                "from_s": at,
-                "seconds": plan.storm.seconds,
-                "windows": dict(windows),
-                "reconnects": faults.connections() - before,
-                "until_s": faults.now(),
-            }
             at = faults.now() + plan.gap_s
             # (c) blackhole: nothing passes either way, connections stay open (no error for
             # the clients, only silence), new connections too. It ends with every held
@@ -399,45 +434,20 @@ async def net_redis(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         assert rig.proxy is not None
         faults = FaultLog(rig.proxy, "redis", logs / "toxiproxy.log")
         load = asyncio.create_task(rig.send_commands(count, plan.rate))
-        t0 = faults.t0
         try:
             at = plan.lead_s
             # Latency on the answers: every Redis call (rate-limit reservation, idempotency
             # claim, lease heartbeat, stored outcome) takes 500 ms longer; when it ends, the
             # answers held in the proxy arrive at once.
-            await _sleep_until(t0, at)
-            before = faults.connections()
-            faults.mark("latency on", latency_ms=REDIS_LATENCY_MS)
-            name = await faults.call(
-                rig.proxy.add_toxic, "redis", "latency", "downstream", latency=REDIS_LATENCY_MS
-            )
-            await _sleep_until(t0, at + plan.latency_s)
-            await faults.call(rig.proxy.remove_toxic, "redis", name)
-            faults.mark("latency off")
-            phases["latency"] = {
-                "from_s": at,
-                "seconds": plan.latency_s,
-                "reconnects": faults.connections() - before,
-            }
+            phases["latency"] = await _latency_phase(faults, at, plan.latency_s, REDIS_LATENCY_MS)
             at += plan.latency_s + plan.gap_s
             # The storm: windows cycling through resets of requests (not executed), resets
             # of answers (executed, answer lost: a claim or stored outcome the replica does
             # not know it made) and proxy flaps (every connection cut, new ones refused).
-            await _sleep_until(t0, at)
-            before = faults.connections()
-            faults.mark("storm on")
-            windows = await _storm(
-                faults, plan.storm, rng, ["reset_up", "reset_down", "flap"],
+            phases["storm"] = await _storm_phase(
+                faults, at, plan.storm, rng, ["reset_up", "reset_down", "flap"], what="storm",
                 toxicity=1.0, reset_timeout_ms=0,
             )  # fmt: skip
-            faults.mark("storm off", windows=dict(windows))
-            phases["storm"] = {
-                "from_s": at,
-                "seconds": plan.storm.seconds,
-                "windows": dict(windows),
-                "reconnects": faults.connections() - before,
-                "until_s": faults.now(),
-            }
             await load
         finally:
             if not load.done():

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
 import time
@@ -30,10 +29,11 @@ from chaos.case_poller import (
     FAILOVER_S,
     INTERVAL_S,
     _burst,
-    _count,
-    _leader,
-    _matched,
+    _events_read,
     _pollers_since,
+    _seed_rooms,
+    _start_pair,
+    _wait_changes_seen,
     poller_env,
 )
 from chaos.case_poller import _audit as poller_audit
@@ -322,21 +322,9 @@ async def net_partition_poller(reduced: bool, logs: Path, rng: random.Random) ->
         ]
         changes: list[dict[str, Any]] = []
         try:
-            for room in rooms:
-                await sim.post("/_sim/rooms", {"room_id": room, "topic": "chaos"})
-                for u in range(initial_n):
-                    await sim.post(f"/_sim/rooms/{room}/participants", {"user_id": f"init-{u}"})
+            await _seed_rooms(sim, rooms, initial_n)
             async with Follower(kafka_bootstrap(), f"{base}.events") as follower:
-                replicas[0].start()
-                if await _leader(sim, 0, within=60) is None:
-                    raise RuntimeError("no poller polled within 60 s")
-                replicas[1].start()
-                initial_joins = rooms_n * initial_n
-                await follower.wait_until(
-                    lambda: _count(follower, base, "participant.joined") >= initial_joins, 30
-                )
-                await asyncio.sleep(6)  # the second replica joins the lease group
-                leader_name = (await _leader(sim, await sim.last_seq(), within=10) or (0, "?"))[1]
+                leader_name = await _start_pair(sim, replicas, follower, base, rooms_n * initial_n)
                 if leader_name != "poller-a":
                     raise RuntimeError(f"the proxied poller-a is not the leader ({leader_name})")
                 async with Supervisor(replicas) as supervisor:
@@ -359,19 +347,11 @@ async def net_partition_poller(reduced: bool, logs: Path, rng: random.Random) ->
                     await asyncio.to_thread(proxy.clear, "kafka")
                     healed_at = time.time()
                     await burst
-                    expected = len(changes)
-
-                    def all_seen() -> bool:
-                        return len(_matched(follower, base, changes)[0]) >= expected
-
-                    await follower.wait_until(all_seen, within=budget + 30)
+                    await _wait_changes_seen(follower, base, changes, within=budget + 30)
                     # Long enough for the cut replica to notice it was expelled and fenced.
                     await asyncio.sleep(max(3.0, healed_at + 20 - time.time()))
                     ended = time.time()
-                    events = [
-                        json.loads(r.value or b"{}") for r in follower.records[f"{base}.events"]
-                    ]
-                    arrivals = [r.t for r in follower.records[f"{base}.events"]]
+                    events, arrivals = _events_read(follower, base)
                 audit.notes += [f"supervisor: {e}" for e in supervisor.events]
             violations = await sim.violations()
             pollers = await _pollers_since(sim, since)

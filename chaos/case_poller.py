@@ -82,6 +82,49 @@ async def _leader(sim: Sim, since: int, within: float) -> tuple[float, str] | No
     return None
 
 
+async def _seed_rooms(sim: Sim, rooms: list[str], initial_n: int) -> None:
+    """The rooms, each with ``initial_n`` participants (``init-0``, ...)."""
+    for room in rooms:
+        await sim.post("/_sim/rooms", {"room_id": room, "topic": "chaos"})
+        for u in range(initial_n):
+            await sim.post(f"/_sim/rooms/{room}/participants", {"user_id": f"init-{u}"})
+
+
+async def _start_pair(
+    sim: Sim, replicas: list[Replica], follower: Follower, base: str, initial_joins: int
+) -> str:
+    """Starts the first replica, which must poll (and so lead) within 60 s, then the second;
+    waits for the events of the initial participants and for the second to join the lease
+    group. Returns the name of the replica polling then (``?`` if none within 10 s)."""
+    replicas[0].start()
+    if await _leader(sim, 0, within=60) is None:
+        raise RuntimeError("no poller polled within 60 s")
+    replicas[1].start()
+    await follower.wait_until(
+        lambda: _count(follower, base, "participant.joined") >= initial_joins, 30
+    )
+    await asyncio.sleep(6)  # the second replica joins the lease group
+    return (await _leader(sim, await sim.last_seq(), within=10) or (0, "?"))[1]
+
+
+async def _wait_changes_seen(
+    follower: Follower, base: str, changes: list[dict[str, Any]], within: float
+) -> None:
+    """Until every change has its event, or ``within`` seconds pass."""
+    expected = len(changes)
+
+    def all_seen() -> bool:
+        return len(_matched(follower, base, changes)[0]) >= expected
+
+    await follower.wait_until(all_seen, within=within)
+
+
+def _events_read(follower: Follower, base: str) -> tuple[list[dict[str, Any]], list[float]]:
+    """The events the follower read, parsed, and when each arrived."""
+    records = follower.records[f"{base}.events"]
+    return [json.loads(r.value or b"{}") for r in records], [r.t for r in records]
+
+
 async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audit:
     rooms_n, initial_n, joins_n, burst_s = (6, 2, 60, 10.0) if reduced else (10, 3, 200, 20.0)
     audit = Audit("6 poller-failover", "poller leader SIGKILLed during a change burst")
@@ -98,22 +141,9 @@ async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audi
         ]
         changes: list[dict[str, Any]] = []  # what was changed, when
         try:
-            for room in rooms:
-                await sim.post("/_sim/rooms", {"room_id": room, "topic": "chaos"})
-                for u in range(initial_n):
-                    await sim.post(f"/_sim/rooms/{room}/participants", {"user_id": f"init-{u}"})
+            await _seed_rooms(sim, rooms, initial_n)
             async with Follower(kafka_bootstrap(), f"{base}.events") as follower:
-                replicas[0].start()
-                first = await _leader(sim, 0, within=60)
-                if first is None:
-                    raise RuntimeError("no poller polled within 60 s")
-                replicas[1].start()
-                initial_joins = rooms_n * initial_n
-                await follower.wait_until(
-                    lambda: _count(follower, base, "participant.joined") >= initial_joins, 30
-                )
-                await asyncio.sleep(6)  # the second replica joins the lease group
-                leader_name = (await _leader(sim, await sim.last_seq(), within=10) or (0, "?"))[1]
+                leader_name = await _start_pair(sim, replicas, follower, base, rooms_n * initial_n)
                 leader = next(r for r in replicas if r.name == leader_name)
                 async with Supervisor(replicas) as supervisor:
                     kill_at = rng.uniform(0.2, 0.5) * burst_s
@@ -128,18 +158,10 @@ async def poller_failover(reduced: bool, logs: Path, rng: random.Random) -> Audi
                         takeover = await _leader(sim, after_kill, within=FAILOVER_S + 20)
                         leader.start()  # back as a follower: the new leader must keep it
                     await burst
-                    expected = len(changes)
-
-                    def all_seen() -> bool:
-                        return len(_matched(follower, base, changes)[0]) >= expected
-
-                    await follower.wait_until(all_seen, within=budget + 30)
+                    await _wait_changes_seen(follower, base, changes, within=budget + 30)
                     ended = time.time()
                     await asyncio.sleep(3)
-                    events = [
-                        json.loads(r.value or b"{}") for r in follower.records[f"{base}.events"]
-                    ]
-                    arrivals = [r.t for r in follower.records[f"{base}.events"]]
+                    events, arrivals = _events_read(follower, base)
                 audit.notes += [f"supervisor: {e}" for e in supervisor.events]
             violations = await sim.violations()
             pollers = await _pollers_since(sim, after_kill)

@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -157,6 +157,50 @@ async def _first_log_mark(
         if time.monotonic() >= deadline:
             return None
         await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def _under_load(
+    rig: CommandsRig, plan: FullPlan, timeline: Timeline
+) -> AsyncIterator[dict[str, int]]:
+    """The plan's load on the rig, the timeline's clock starting with it. The body runs after
+    the lead-in and is given the replicas' log offsets from before the load; on leaving, the
+    load is waited for (cancelled instead if the body failed)."""
+    count = int(plan.load_s * plan.rate)
+    offsets = _log_offsets(rig)
+    timeline.t0_mono, timeline.t0_wall = time.monotonic(), time.time()
+    load = asyncio.create_task(rig.send_commands(count, plan.rate))
+    try:
+        await asyncio.sleep(plan.lead_s)
+        yield offsets
+        await load
+    finally:
+        if not load.done():
+            load.cancel()
+
+
+async def _results_and_creates(
+    rig: CommandsRig, audit: Audit, timeline: Timeline
+) -> tuple[float, list[dict[str, Any]]]:
+    """Waits for the results (the budget + 60 s) and audits them; returns when the last came
+    (seconds on the timeline) and the simulator's log of ``/room/create`` requests."""
+    assert rig.sim is not None
+    ended = await rig.wait_results(within=rig.config.budget_s + 60)
+    all_done = round(ended - timeline.t0_wall, 1)
+    await rig.audit(audit, ended)
+    return all_done, await rig.sim.requests("/room/create")
+
+
+def _results_note(all_done: float, check: dict[str, Any], logged: dict[str, Any]) -> str:
+    """The end of both cases' note: the results, the witness check, unstored outcomes."""
+    return (
+        f"all results by +{all_done} s; "
+        f"{check['vendor_creates_executed']} creates at the vendor, "
+        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
+        f"({check['full_window_vendor_creates']} of them while full, "
+        f"{check['full_window_claims_stored']} claims stored while full); "
+        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+    )
 
 
 # -- the witness check ----------------------------------------------------------------------
@@ -374,13 +418,7 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         rig = CommandsRig(config, logs)
         topped_up = 0
         async with rig:
-            assert rig.sim is not None
-            count = int(plan.load_s * plan.rate)
-            offsets = _log_offsets(rig)
-            timeline.t0_mono, timeline.t0_wall = time.monotonic(), time.time()
-            load = asyncio.create_task(rig.send_commands(count, plan.rate))
-            try:
-                await asyncio.sleep(plan.lead_s)
+            async with _under_load(rig, plan, timeline):
                 # The filler grows to leave a little; the load fills that. If it has not within
                 # its time, the filler takes the rest (noted). Full: the first refused claim.
                 offsets = _log_offsets(rig)
@@ -398,14 +436,7 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
                 await asyncio.sleep(max(0.0, timeline.full_at + plan.full_s - timeline.at()))
                 await asyncio.to_thread(_space_back, mountpoint, filler)
                 timeline.back_at = timeline.at()
-                await load
-            finally:
-                if not load.done():
-                    load.cancel()
-            ended = await rig.wait_results(within=config.budget_s + 60)
-            all_done = round(ended - timeline.t0_wall, 1)
-            await rig.audit(audit, ended)
-            creates = await rig.sim.requests("/room/create")
+            all_done, creates = await _results_and_creates(rig, audit, timeline)
         claims = _sqlite_claims(db)
         store_bytes = await asyncio.to_thread(_store_bytes, mountpoint)
     finally:
@@ -433,13 +464,8 @@ async def disk_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"{FULL_HEADROOM // 1024} KB; disk full ({how}) at +{timeline.full_at} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler "
-        f"deleted and tmpfs remounted at {TMPFS_BACK} at +{timeline.back_at} s; all results by "
-        f"+{all_done} s; "
-        f"{check['vendor_creates_executed']} creates at the vendor, "
-        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
-        f"({check['full_window_vendor_creates']} of them while full, "
-        f"{check['full_window_claims_stored']} claims stored while full); "
-        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+        f"deleted and tmpfs remounted at {TMPFS_BACK} at +{timeline.back_at} s; "
+        + _results_note(all_done, check, logged)
     )
     return audit
 
@@ -572,38 +598,27 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         )
         rig = CommandsRig(config, logs)
         async with rig:
-            assert rig.sim is not None
-            count = int(plan.load_s * plan.rate)
-            offsets = _log_offsets(rig)
-            timeline.t0_mono, timeline.t0_wall = time.monotonic(), time.time()
-            load = asyncio.create_task(rig.send_commands(count, plan.rate))
-            try:
-                await asyncio.sleep(plan.lead_s)
-                before = client.info("memory")
-                filled = await asyncio.to_thread(_fill_redis, client, 0)
-                timeline.full_at = timeline.at()
-                full_memory = client.info("memory")
-                keeper = _KeepFull(client, filled)
-                first = await _first_log_mark(rig, FULL_MARK, offsets, plan.full_s)
-                first_refused = None if first is None else round(first - timeline.t0_wall, 1)
-                await asyncio.sleep(max(0.0, timeline.full_at + plan.full_s - timeline.at()))
-                keeper.stop()
-                filler_keys = keeper.next
-                await asyncio.to_thread(_delete_filler, client)
-                # 2 MB would not hold this load's keys (claims and outcomes stay for the
-                # retention): without more room the store would be full again at once.
-                client.config_set("maxmemory", REDIS_MAXMEMORY_BACK)
-                timeline.back_at = timeline.at()
-                await load
-            finally:
-                if keeper is not None:
+            async with _under_load(rig, plan, timeline) as offsets:
+                try:
+                    before = client.info("memory")
+                    filled = await asyncio.to_thread(_fill_redis, client, 0)
+                    timeline.full_at = timeline.at()
+                    full_memory = client.info("memory")
+                    keeper = _KeepFull(client, filled)
+                    first = await _first_log_mark(rig, FULL_MARK, offsets, plan.full_s)
+                    first_refused = None if first is None else round(first - timeline.t0_wall, 1)
+                    await asyncio.sleep(max(0.0, timeline.full_at + plan.full_s - timeline.at()))
                     keeper.stop()
-                if not load.done():
-                    load.cancel()
-            ended = await rig.wait_results(within=config.budget_s + 60)
-            all_done = round(ended - timeline.t0_wall, 1)
-            await rig.audit(audit, ended)
-            creates = await rig.sim.requests("/room/create")
+                    filler_keys = keeper.next
+                    await asyncio.to_thread(_delete_filler, client)
+                    # 2 MB would not hold this load's keys (claims and outcomes stay for the
+                    # retention): without more room the store would be full again at once.
+                    client.config_set("maxmemory", REDIS_MAXMEMORY_BACK)
+                    timeline.back_at = timeline.at()
+                finally:
+                    if keeper is not None:
+                        keeper.stop()
+            all_done, creates = await _results_and_creates(rig, audit, timeline)
         end_memory = client.info("memory")
     finally:
         if monitor is not None:
@@ -632,13 +647,8 @@ async def redis_full(reduced: bool, logs: Path, rng: random.Random) -> Audit:
         f"claim refused at +{first_refused} s; "
         f"{logged['records_refused_store_full']} records refused "
         f"({logged['tries_refused_store_full']} claim tries, '{FULL_MARK}'); filler deleted "
-        f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; all results by "
-        f"+{all_done} s; "
-        f"{check['vendor_creates_executed']} creates at the vendor, "
-        f"{check['vendor_creates_without_prior_claim']} without a prior stored claim "
-        f"({check['full_window_vendor_creates']} of them while full, "
-        f"{check['full_window_claims_stored']} claims stored while full); "
-        f"{logged['outcomes_published_unstored']} outcomes published unstored"
+        f"and maxmemory {REDIS_MAXMEMORY_BACK} at +{timeline.back_at} s; "
+        + _results_note(all_done, check, logged)
     )
     return audit
 

@@ -9,13 +9,15 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 __all__ = [
+    "BatchFollower",
     "Follower",
     "LoadProducer",
     "Seen",
@@ -137,12 +139,11 @@ class Seen:
     data: dict[str, Any] | None = None  # a result event's data, parsed on arrival
 
 
-class Follower:
-    """Reads topics read_committed from the start, in a background task, until closed."""
+class BatchFollower:
+    """Reads topics read_committed from the start, in a background task, until closed, and
+    hands each batch to ``_read`` (what a subclass keeps of it)."""
 
-    def __init__(self, bootstrap: str, *topics: str, results: str | None = None) -> None:
-        self._results = results
-        self.result_counts: dict[str, int] = {}  # command id -> results read
+    def __init__(self, bootstrap: str, *topics: str) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap,
@@ -153,22 +154,27 @@ class Follower:
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        self.records: dict[str, list[Seen]] = {t: [] for t in topics}
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Follower:
+    async def start(self) -> None:
         await self._consumer.start()
         self._task = asyncio.create_task(self._follow())
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
             await self._consumer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     async def _follow(self) -> None:
         while True:
@@ -179,16 +185,33 @@ class Follower:
                 log.info("follower: %r; retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
-            now = time.time()
-            for tp, records in batch.items():
-                out = self.records[tp.topic]
-                for r in records:
-                    seen = Seen(now, r.partition, r.offset, r.key, r.value, tuple(r.headers))
-                    if tp.topic == self._results:
-                        seen.data = _result_data(r.value)
-                        ident = str(seen.data.get("command_id"))
-                        self.result_counts[ident] = self.result_counts.get(ident, 0) + 1
-                    out.append(seen)
+            await self._read(batch, time.time())
+
+    async def _read(self, batch: dict[TopicPartition, list[ConsumerRecord]], now: float) -> None:
+        """Takes one batch, read at ``now`` (wall clock)."""
+        raise NotImplementedError
+
+
+class Follower(BatchFollower):
+    """Keeps every record it reads (``records``, per topic), the results counted by command
+    id."""
+
+    def __init__(self, bootstrap: str, *topics: str, results: str | None = None) -> None:
+        super().__init__(bootstrap, *topics)
+        self._results = results
+        self.result_counts: dict[str, int] = {}  # command id -> results read
+        self.records: dict[str, list[Seen]] = {t: [] for t in topics}
+
+    async def _read(self, batch: dict[TopicPartition, list[ConsumerRecord]], now: float) -> None:
+        for tp, records in batch.items():
+            out = self.records[tp.topic]
+            for r in records:
+                seen = Seen(now, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                if tp.topic == self._results:
+                    seen.data = _result_data(r.value)
+                    ident = str(seen.data.get("command_id"))
+                    self.result_counts[ident] = self.result_counts.get(ident, 0) + 1
+                out.append(seen)
 
     def count(self, topic: str) -> int:
         return len(self.records[topic])

@@ -41,8 +41,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 
-from chaos.kafkaio import wait_group_members
+from chaos.kafkaio import BatchFollower, wait_group_members
 from chaos.procs import Replica, Supervisor, free_port
 from chaos.report_doc import write_part
 from chaos.services import ROOT, kafka_bootstrap, kafka_ready
@@ -243,54 +244,21 @@ class Producer:
             await asyncio.wait(set(self._pending), timeout=120)
 
 
-class Follower:
+class Follower(BatchFollower):
     """Reads results and poller events read_committed from the start, keeping counts only."""
 
     def __init__(self, bootstrap: str, run: Run) -> None:
+        super().__init__(bootstrap, run.topics.results, run.events_topic)
         self.run = run
-        self._consumer = AIOKafkaConsumer(
-            run.topics.results,
-            run.events_topic,
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
-        self._task: asyncio.Task[None] | None = None
-        self.errors = 0
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._follow())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        with contextlib.suppress(Exception):
-            await self._consumer.stop()
-
-    async def _follow(self) -> None:
-        while True:
-            try:
-                batch = await self._consumer.getmany(timeout_ms=200, max_records=5000)
-            except KafkaError as exc:
-                self.errors += 1
-                log.info("follower: %r; retrying", exc)
-                await asyncio.sleep(0.5)
-                continue
-            now = time.time()
-            for tp, records in batch.items():
-                for r in records:
-                    if tp.topic == self.run.topics.results:
-                        self._result(r.value)
-                    else:
-                        self._event(r.value, now)
-            await asyncio.sleep(0)
+    async def _read(self, batch: dict[TopicPartition, list[ConsumerRecord]], now: float) -> None:
+        for tp, records in batch.items():
+            for r in records:
+                if tp.topic == self.run.topics.results:
+                    self._result(r.value)
+                else:
+                    self._event(r.value, now)
+        await asyncio.sleep(0)
 
     def _result(self, value: bytes | None) -> None:
         run = self.run

@@ -18,21 +18,13 @@ bin_dir="$root/.cache/tools/helm-$HELM_VERSION/bin"
 helm="$bin_dir/helm"
 
 if [[ ! -x "$helm" ]]; then
-    # Go may be installed without being on PATH (its tarball's default place).
-    [[ -n "$(command -v go)" ]] || PATH="$PATH:/usr/local/go/bin"
-    if ! command -v go >/dev/null 2>&1; then
+    source "$root/scripts/go-build.sh"
+    if ! go_find; then
         echo "scripts/helm.sh: 'go' is not on PATH nor in /usr/local/go/bin; it is needed once" \
             "to build helm $HELM_VERSION from the Go module proxy (helm $HELM_VERSION needs" \
             "Go >= 1.26), or put a helm $HELM_VERSION binary at $helm" >&2
         exit 1
     fi
-    # Go keeps its caches under $HOME; a bare environment (CI) may have none.
-    if [[ -z "${HOME:-}" ]]; then
-        export GOPATH="$root/.cache/go" GOCACHE="$root/.cache/go/build"
-    fi
-    mkdir -p "$bin_dir"
-    tmp="$(mktemp -d "$bin_dir/.build.XXXXXX")"
-    trap 'rm -rf "$tmp"' EXIT
     echo "scripts/helm.sh: building helm $HELM_VERSION with $(go version | cut -d' ' -f3)" \
         "(first time only; a few minutes on 2 cores)" >&2
     start=$SECONDS
@@ -48,9 +40,7 @@ if [[ ! -x "$helm" ]]; then
         ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1"
         ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$client_go"
     done
-    GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath -ldflags "$ldflags" \
-        "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
-    mv -f "$tmp/helm" "$helm"
+    go_install_into "$helm" "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
     echo "scripts/helm.sh: built $helm in $((SECONDS - start)) s" >&2
 fi
 echo "$helm"

@@ -4,9 +4,10 @@
 #
 #   scripts/toxiproxy.sh      -> /…/.cache/tools/toxiproxy-v2.12.0/bin/toxiproxy-server
 #
-# Built as helm is (scripts/helm.sh): `go install` from GOPROXY, cached per version under
-# .cache/tools/ (git-ignored), built in a temporary folder renamed into place, so it is
-# idempotent and safe to run concurrently. Progress goes to stderr; stdout is only the path.
+# Built as helm is (scripts/helm.sh; what they share is scripts/go-build.sh): `go install` from
+# GOPROXY, cached per version under .cache/tools/ (git-ignored), built in a temporary folder
+# renamed into place, so it is idempotent and safe to run concurrently. Progress goes to stderr;
+# stdout is only the path.
 set -euo pipefail
 
 TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-v2.12.0}"
@@ -15,25 +16,18 @@ bin_dir="$root/.cache/tools/toxiproxy-$TOXIPROXY_VERSION/bin"
 server="$bin_dir/toxiproxy-server"
 
 if [[ ! -x "$server" ]]; then
-    [[ -n "$(command -v go)" ]] || PATH="$PATH:/usr/local/go/bin"
-    if ! command -v go >/dev/null 2>&1; then
+    source "$root/scripts/go-build.sh"
+    if ! go_find; then
         echo "scripts/toxiproxy.sh: 'go' is not on PATH nor in /usr/local/go/bin; it is needed" \
             "once to build Toxiproxy $TOXIPROXY_VERSION from the Go module proxy, or put a" \
             "toxiproxy-server $TOXIPROXY_VERSION binary at $server" >&2
         exit 1
     fi
-    if [[ -z "${HOME:-}" ]]; then
-        export GOPATH="$root/.cache/go" GOCACHE="$root/.cache/go/build"
-    fi
-    mkdir -p "$bin_dir"
-    tmp="$(mktemp -d "$bin_dir/.build.XXXXXX")"
-    trap 'rm -rf "$tmp"' EXIT
     echo "scripts/toxiproxy.sh: building Toxiproxy $TOXIPROXY_VERSION with" \
         "$(go version | cut -d' ' -f3) (first time only)" >&2
     start=$SECONDS
-    GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
-        "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" >&2
-    mv -f "$tmp/server" "$server"
+    go_install_into "$server" "-s -w" \
+        "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
     echo "scripts/toxiproxy.sh: built $server in $((SECONDS - start)) s" >&2
 fi
 echo "$server"
