@@ -66,8 +66,8 @@ generate: install ## regenerate the vendor endpoint modules from the spec
 chaos: install services ## chaos suite under load, audited (CHAOS_ARGS="--reduced", "--case NAME")
 	$(PY) chaos/run.py $(CHAOS_ARGS)
 
-# The full suite takes ~12 minutes here, over the 10 a CI addition may take; CI runs this one.
-chaos-ci: install services ## the reduced chaos suite, fixed seed, as CI runs it after `make test` (~3.5 min)
+# The full suite takes ~25 minutes here, over the 10 a CI addition may take; CI runs this one.
+chaos-ci: install services ## the reduced chaos suite, fixed seed, as CI runs it after `make test` (~6 min)
 	$(PY) chaos/run.py --ci --reduced --strict --seed 7 --out chaos/results/ci
 
 # Not in CI: an hour of mixed load on the three roles, sampled every 10 s and plotted
