@@ -58,7 +58,7 @@ from typing import Any
 import redis
 
 from chaos.audit import Audit
-from chaos.procs import free_port
+from chaos.procs import free_port, stop_process
 from chaos.rig import CommandsRig, RigConfig
 from chaos.simctl import executed
 from gateway.idempotency.sqlite_store import SqliteIdempotencyStore
@@ -532,12 +532,7 @@ def _own_redis(logs: Path) -> Iterator[tuple[str, int]]:
                 time.sleep(0.05)
         yield url, port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
 
 
 def _fill_redis(client: redis.Redis, start: int) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Replica", "Supervisor", "free_port", "tail"]
+__all__ = ["Replica", "Supervisor", "free_port", "stop_process", "tail"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace_s``: a helper process of a
+    case (the simulator, a Redis, the fault proxy), never one of the replicas (see Replica)."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace_s)
 
 
 def tail(path: Path, chars: int = 3000) -> str:

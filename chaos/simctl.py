@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from chaos.procs import free_port
+from chaos.procs import free_port, stop_process
 
 __all__ = ["RATE_LIMIT", "Sim", "executed", "sim_process"]
 
@@ -76,12 +76,7 @@ def sim_process(latency_ms: float = 5.0, log: Path | None = None) -> Iterator[st
             raise RuntimeError("the simulator did not answer within 20 s")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
         if log is not None and hasattr(out, "close"):
             out.close()
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from chaos.procs import free_port
+from chaos.procs import free_port, stop_process
 from chaos.services import LOCAL_KAFKA, ROOT, redis_url
 
 __all__ = [
@@ -159,12 +159,7 @@ def toxiproxy(log: Path | None = None) -> Iterator[Toxiproxy]:
         yield client
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if log is not None and hasattr(out, "close"):
             out.close()
 
